@@ -1,0 +1,6 @@
+#pragma once
+// Everything about channels: make_channel, make_oneshot, sender<T>, receiver<T>.
+
+#include <csp/channels/make_channel.hpp>
+#include <csp/channels/receiver.hpp>
+#include <csp/channels/sender.hpp>

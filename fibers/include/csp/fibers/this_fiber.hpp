@@ -1,0 +1,28 @@
+#pragma once
+// csp::this_fiber: yield and sleep the calling fiber. From a plain thread these act on the
+// thread's main fiber: other fibers of that thread run meanwhile.
+
+#include <chrono>
+
+#include <boost/fiber/operations.hpp>
+
+#include <csp/config.hpp>
+
+namespace csp::this_fiber {
+
+// Lets the other ready fibers of this thread run; never blocks the thread.
+inline void yield() noexcept { boost::this_fiber::yield(); }
+
+// Suspends the calling fiber until `deadline` (steady clock); other fibers keep running.
+template <class Clock, class Duration>
+void sleep_until(std::chrono::time_point<Clock, Duration> const& deadline) {
+  boost::this_fiber::sleep_until(deadline);
+}
+
+// Suspends the calling fiber for at least `d`; other fibers keep running.
+template <class Rep, class Period>
+void sleep_for(std::chrono::duration<Rep, Period> const& d) {
+  boost::this_fiber::sleep_for(d);
+}
+
+}  // namespace csp::this_fiber
