@@ -8,3 +8,5 @@
 #include <csp/status.hpp>
 #include <csp/fibers/fibers.hpp>
 #include <csp/channels/channels.hpp>
+#include <csp/select/select.hpp>
+#include <csp/select/selector.hpp>

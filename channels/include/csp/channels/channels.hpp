@@ -1,6 +1,8 @@
 #pragma once
-// Everything about channels: make_channel, make_oneshot, sender<T>, receiver<T>.
+// Everything about channels: make_channel, make_oneshot, sender<T>, receiver<T>, and the
+// timer channels after, tick and never.
 
 #include <csp/channels/make_channel.hpp>
 #include <csp/channels/receiver.hpp>
 #include <csp/channels/sender.hpp>
+#include <csp/channels/timers.hpp>
