@@ -1,7 +1,7 @@
 #pragma once
 // csp::receiver<T>: the receiving end of a channel. A cheap, copyable handle; all copies
 // refer to one channel, and destroying the last one closes it and destroys whatever is still
-// buffered. Every member is thread-safe and may be called from any fiber or plain thread.
+// buffered. Like a shared_ptr, a const handle still receives. Every member is thread-safe and may be called from any fiber or plain thread.
 // On an empty (default-constructed or moved-from) handle every operation throws
 // csp::empty_handle.
 //
@@ -29,23 +29,23 @@ class receiver : public detail::handle<T, detail::end::receiving> {
   using base::base;
 
   // Blocks until a value arrives. A value, or status closed once closed and drained.
-  result<T> recv() { return this->checked().recv(nullptr); }
+  result<T> recv() const { return this->checked().recv(nullptr); }
 
   // Never blocks. A value, or status empty (nothing ready; on a rendezvous channel: no
   // sender waiting) or closed (closed and drained).
-  result<T> try_recv() { return this->checked().try_recv(); }
+  result<T> try_recv() const { return this->checked().try_recv(); }
 
   // Blocks until `deadline` (steady clock) at most. A value, or status timeout or closed;
   // a timed-out receive leaves the channel exactly as if it never ran.
   template <class Clock, class Duration>
-  result<T> recv_until(std::chrono::time_point<Clock, Duration> deadline) {
+  result<T> recv_until(std::chrono::time_point<Clock, Duration> deadline) const {
     const clock::time_point d = detail::to_steady(deadline);
     return this->checked().recv(&d);
   }
 
   // Blocks for `timeout` at most. A value, or status timeout or closed.
   template <class Rep, class Period>
-  result<T> recv_for(std::chrono::duration<Rep, Period> timeout) {
+  result<T> recv_for(std::chrono::duration<Rep, Period> timeout) const {
     const clock::time_point d = detail::deadline_after(timeout);
     return this->checked().recv(&d);
   }
@@ -61,7 +61,7 @@ class receiver : public detail::handle<T, detail::end::receiving> {
     using reference = T&;
 
     iterator() = default;
-    explicit iterator(receiver* rx) : rx_(rx) { ++*this; }
+    explicit iterator(const receiver* rx) : rx_(rx) { ++*this; }
 
     T& operator*() const noexcept { return *current_; }
     T* operator->() const noexcept { return &*current_; }
@@ -81,16 +81,16 @@ class receiver : public detail::handle<T, detail::end::receiving> {
     }
 
    private:
-    receiver* rx_ = nullptr;
+    const receiver* rx_ = nullptr;
     mutable std::optional<T> current_;
   };
 
   // Blocks for the first value. Throws csp::empty_handle on an empty handle.
-  iterator begin() {
+  iterator begin() const {
     this->checked();
     return iterator(this);
   }
-  iterator end() noexcept { return iterator(); }
+  iterator end() const noexcept { return iterator(); }
 };
 
 }  // namespace csp

@@ -1,6 +1,7 @@
 #pragma once
 // csp::sender<T>: the sending end of a channel. A cheap, copyable handle; all copies refer to
-// one channel, and destroying the last one closes it. Every member is thread-safe and may
+// one channel, and destroying the last one closes it. Like a shared_ptr, a const handle still
+// sends: constness is about the handle, not the channel. Every member is thread-safe and may
 // be called from any fiber or plain thread. On an empty (default-constructed or moved-from)
 // handle every operation throws csp::empty_handle.
 //
@@ -31,7 +32,7 @@ class sender : public detail::handle<T, detail::end::sending> {
   // channel is closed (the value stays with the caller).
   template <class U = T>
     requires std::constructible_from<T, U&&>
-  bool send(U&& value) {
+  bool send(U&& value) const {
     return with_value(std::forward<U>(value), [this](T& v) {
       return this->checked().send(v, nullptr) == status::ok;
     });
@@ -40,7 +41,7 @@ class sender : public detail::handle<T, detail::end::sending> {
   // Never blocks. ok, full (no room; on a rendezvous channel: no receiver waiting) or closed.
   template <class U = T>
     requires std::constructible_from<T, U&&>
-  status try_send(U&& value) {
+  status try_send(U&& value) const {
     return with_value(std::forward<U>(value),
                       [this](T& v) { return this->checked().try_send(v); });
   }
@@ -49,7 +50,7 @@ class sender : public detail::handle<T, detail::end::sending> {
   // leaves the channel exactly as if it never ran.
   template <class Clock, class Duration, class U = T>
     requires std::constructible_from<T, U&&>
-  status send_until(U&& value, std::chrono::time_point<Clock, Duration> deadline) {
+  status send_until(U&& value, std::chrono::time_point<Clock, Duration> deadline) const {
     const clock::time_point d = detail::to_steady(deadline);
     return with_value(std::forward<U>(value),
                       [this, &d](T& v) { return this->checked().send(v, &d); });
@@ -58,7 +59,7 @@ class sender : public detail::handle<T, detail::end::sending> {
   // Blocks for `timeout` at most. ok, timeout or closed.
   template <class Rep, class Period, class U = T>
     requires std::constructible_from<T, U&&>
-  status send_for(U&& value, std::chrono::duration<Rep, Period> timeout) {
+  status send_for(U&& value, std::chrono::duration<Rep, Period> timeout) const {
     const clock::time_point d = detail::deadline_after(timeout);
     return with_value(std::forward<U>(value),
                       [this, &d](T& v) { return this->checked().send(v, &d); });
