@@ -40,7 +40,7 @@ void invoke_handler(F& f, Arg&& arg) {
 }
 
 template <class T, class F>
-class recv_case : public select_case {
+class recv_case final : public select_case {
  public:
   // Borrows an lvalue handle: it must outlive the select call.
   recv_case(const receiver<T>& rx, F handler) : state_(rx.state()), handler_(std::move(handler)) {}
@@ -79,7 +79,7 @@ class recv_case : public select_case {
 };
 
 template <class T, class F>
-class send_case : public select_case {
+class send_case final : public select_case {
  public:
   // Sends the caller's object itself: moved from only if this case fires.
   send_case(const sender<T>& tx, T& value, F handler)

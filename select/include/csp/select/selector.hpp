@@ -152,9 +152,11 @@ class selector {
     virtual detail::select_case* view() noexcept = 0;
   };
   template <class Case>
-  struct owned final : owned_base, Case {
-    using Case::Case;
-    detail::select_case* view() noexcept override { return this; }
+  struct owned final : owned_base {
+    template <class... Args>
+    explicit owned(Args&&... args) : c(std::forward<Args>(args)...) {}
+    detail::select_case* view() noexcept override { return &c; }
+    Case c;
   };
   struct channel_entry {
     case_id id;
