@@ -1,0 +1,263 @@
+#pragma once
+// The ways a test's concurrent "processes" can run, and one function that runs N of them in
+// a given way, so a concurrent test is written once and run in every mode:
+//
+//   fibers_one_thread    every process is a fiber on the calling (test) thread
+//   fibers_many_threads  processes are fibers spread over 3 worker std::threads
+//   plain_threads        every process is its own std::thread (its main fiber)
+//   mixed                i%3==0: a fiber on the calling thread, i%3==1: its own std::thread,
+//                        i%3==2: a fiber on one of two worker threads
+//
+// run_processes(mode, n, body, controller) runs body(0..n-1) concurrently, runs
+// controller() on the calling thread meanwhile (its main fiber, so in fibers_one_thread it
+// must block or yield for the processes to run: use wait_until / csp::this_fiber), waits
+// for all of them, and rethrows the first exception any of them threw.
+//
+// Catch2 2.x assertions are not thread-safe: inside a body that runs alongside other
+// processes use CSP_EXPECT (throws csp_test::expectation_failed, reported by the test once
+// everything has finished) and assert with Catch on the test thread afterwards. A body run
+// as the only process (n == 1, no controller) may use REQUIRE: nothing else asserts then.
+//
+// A watchdog aborts the binary with a message naming the test and the mode if a run does
+// not finish in time (a deadlock), rather than leaving only the CTest timeout to say so.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <csp/csp.hpp>
+
+namespace csp_test {
+
+enum class run_mode { fibers_one_thread, fibers_many_threads, plain_threads, mixed };
+
+inline constexpr run_mode all_run_modes[] = {run_mode::fibers_one_thread,
+                                             run_mode::fibers_many_threads,
+                                             run_mode::plain_threads, run_mode::mixed};
+// The three ways of running one process (mixed only differs when there are several).
+inline constexpr run_mode single_run_modes[] = {
+    run_mode::fibers_one_thread, run_mode::fibers_many_threads, run_mode::plain_threads};
+
+constexpr const char* to_string(run_mode m) noexcept {
+  switch (m) {
+    case run_mode::fibers_one_thread: return "fibers_one_thread";
+    case run_mode::fibers_many_threads: return "fibers_many_threads";
+    case run_mode::plain_threads: return "plain_threads";
+    case run_mode::mixed: return "mixed";
+  }
+  return "?";
+}
+inline std::ostream& operator<<(std::ostream& os, run_mode m) { return os << to_string(m); }
+
+// ---- checks inside processes
+
+class expectation_failed : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+[[noreturn]] inline void fail_expectation(const char* what, const char* file, int line) {
+  throw expectation_failed(std::string(file) + ":" + std::to_string(line) +
+                           ": expectation failed: " + what);
+}
+
+}  // namespace csp_test
+
+// Like REQUIRE, but safe on any thread: throws csp_test::expectation_failed.
+#define CSP_EXPECT(...) \
+  ((__VA_ARGS__) ? void() : ::csp_test::fail_expectation(#__VA_ARGS__, __FILE__, __LINE__))
+
+namespace csp_test {
+
+// ---- knobs from the environment
+
+inline std::size_t env_size(const char* name, std::size_t fallback) {
+  const char* s = std::getenv(name);
+  if (!s || !*s) return fallback;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(s, &end, 10);
+  if (end == s || v == 0) return fallback;
+  return static_cast<std::size_t>(v);
+}
+
+// CSP_STRESS_SCALE multiplies the loop counts of stress tests (default 1).
+inline std::size_t stress_scale() {
+  static const std::size_t scale = env_size("CSP_STRESS_SCALE", 1);
+  return scale;
+}
+
+// Seconds one run_processes call may take before the watchdog calls it a deadlock:
+// CSP_TEST_WATCHDOG_SECONDS, default 30 per unit of stress scale.
+inline std::chrono::seconds watchdog_limit() {
+  static const std::size_t s = env_size("CSP_TEST_WATCHDOG_SECONDS", 30 * stress_scale());
+  return std::chrono::seconds(static_cast<long long>(s));
+}
+
+// ---- waiting without starving the fibers of this thread
+
+// Polls pred() until it holds, sleeping the calling fiber in between: the other fibers of
+// this thread run meanwhile (a blind spin would deadlock fibers_one_thread).
+template <class Pred>
+void wait_until(Pred pred) {
+  while (!pred()) csp::this_fiber::sleep_for(std::chrono::microseconds(200));
+}
+
+// Lets the processes that announced they are about to block get parked. Correctness never
+// depends on it (a process that is not parked yet sees the same outcome), only coverage.
+inline void let_them_block() { csp::this_fiber::sleep_for(std::chrono::milliseconds(20)); }
+
+// ---- running processes
+
+namespace detail {
+
+class first_error {
+ public:
+  void capture() noexcept {
+    std::lock_guard lk(m_);
+    if (!e_) e_ = std::current_exception();
+  }
+  void rethrow_if_any() {
+    std::lock_guard lk(m_);
+    if (e_) std::rethrow_exception(e_);
+  }
+
+ private:
+  std::mutex m_;
+  std::exception_ptr e_;
+};
+
+class watchdog {
+ public:
+  watchdog(std::string label, run_mode mode)
+      : label_(std::move(label)), mode_(mode), thread_([this] { watch(); }) {}
+  watchdog(const watchdog&) = delete;
+  watchdog& operator=(const watchdog&) = delete;
+  ~watchdog() {
+    {
+      std::lock_guard lk(m_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void watch() {
+    std::unique_lock lk(m_);
+    if (!cv_.wait_for(lk, watchdog_limit(), [this] { return done_; })) {
+      std::fprintf(stderr,
+                   "\ncsp_test watchdog: \"%s\" (mode %s) did not finish within %lld s: "
+                   "deadlock suspected, aborting\n",
+                   label_.c_str(), to_string(mode_),
+                   static_cast<long long>(watchdog_limit().count()));
+      std::fflush(stderr);
+      std::abort();
+    }
+  }
+
+  std::string label_;
+  run_mode mode_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts once the fields above exist
+};
+
+// Starts the given processes as fibers on the calling thread and joins them.
+inline void fibers_here(const std::vector<std::size_t>& ids,
+                        const std::function<void(std::size_t)>& guarded) {
+  std::vector<csp::task<void>> tasks;
+  tasks.reserve(ids.size());
+  for (std::size_t i : ids) tasks.push_back(csp::spawn(guarded, i));
+  for (auto& t : tasks) t.join();
+}
+
+}  // namespace detail
+
+inline void run_processes(run_mode mode, std::size_t n,
+                          const std::function<void(std::size_t)>& body,
+                          const std::function<void()>& controller = {},
+                          std::string_view label = "run_processes") {
+  detail::first_error errors;
+  const std::function<void(std::size_t)> guarded = [&](std::size_t i) {
+    try {
+      body(i);
+    } catch (...) {
+      errors.capture();
+    }
+  };
+  auto control = [&] {
+    if (!controller) return;
+    try {
+      controller();
+    } catch (...) {
+      errors.capture();
+    }
+  };
+
+  detail::watchdog dog{std::string(label), mode};
+  std::vector<std::size_t> here;                  // fibers on the calling thread
+  std::vector<std::vector<std::size_t>> workers;  // fibers on worker threads
+  std::vector<std::size_t> plain;                 // processes on their own threads
+  switch (mode) {
+    case run_mode::fibers_one_thread:
+      for (std::size_t i = 0; i < n; ++i) here.push_back(i);
+      break;
+    case run_mode::fibers_many_threads:
+      workers.resize(n < 3 ? n : 3);
+      for (std::size_t i = 0; i < n; ++i) workers[i % workers.size()].push_back(i);
+      break;
+    case run_mode::plain_threads:
+      for (std::size_t i = 0; i < n; ++i) plain.push_back(i);
+      break;
+    case run_mode::mixed:
+      workers.resize(2);
+      for (std::size_t i = 0; i < n; ++i) {
+        switch (i % 3) {
+          case 0: here.push_back(i); break;
+          case 1: plain.push_back(i); break;
+          default: workers[(i / 3) % 2].push_back(i); break;
+        }
+      }
+      break;
+  }
+
+  std::vector<std::thread> threads;
+  for (auto& ids : workers) {
+    if (ids.empty()) continue;
+    threads.emplace_back([&guarded, &ids] { detail::fibers_here(ids, guarded); });
+  }
+  for (std::size_t i : plain) threads.emplace_back([&guarded, i] { guarded(i); });
+
+  // Fibers on this thread are started before the controller runs, and run whenever it
+  // blocks; they are joined after it returns.
+  std::vector<csp::task<void>> tasks;
+  tasks.reserve(here.size());
+  for (std::size_t i : here) tasks.push_back(csp::spawn(guarded, i));
+  control();
+  for (auto& t : tasks) t.join();
+  for (auto& t : threads) t.join();
+  errors.rethrow_if_any();
+}
+
+// Runs body() as the only process in `mode`: on a fiber of this thread, on a fiber of
+// another thread, or on a plain thread (mixed: a fiber of this thread). Nothing else
+// asserts meanwhile, so body may use Catch2's REQUIRE.
+inline void run_alone(run_mode mode, const std::function<void()>& body,
+                      std::string_view label = "run_alone") {
+  run_processes(mode, 1, [&](std::size_t) { body(); }, {}, label);
+}
+
+}  // namespace csp_test
