@@ -32,3 +32,15 @@ class bad_result_access : public std::logic_error {
 };
 
 }  // namespace csp
+
+namespace csp {
+
+// A csp::runtime found every one of its fibers blocked with nothing left that could wake
+// them: each waits in a channel operation, select, join or wait_group with no deadline, and
+// no timer is pending. what() holds the report: each blocked fiber and what it waits in.
+class deadlock_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace csp

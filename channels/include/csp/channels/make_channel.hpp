@@ -45,11 +45,12 @@ constexpr std::size_t max_capacity() noexcept {
 }
 
 // A channel that holds exactly `capacity` values (any capacity >= 1), or a rendezvous
-// channel for capacity 0. The buffer is allocated up front. Throws csp::invalid_argument
+// channel for capacity 0. The buffer is allocated up front. The optional `name` labels the
+// channel in a runtime's fiber list and deadlock report. Throws csp::invalid_argument
 // for a negative capacity, one above max_capacity<T>(), or one whose buffer cannot be
 // allocated.
 template <class T, std::integral Int>
-channel_pair<T> make_channel(Int capacity) {
+channel_pair<T> make_channel(Int capacity, std::string name = {}) {
   if constexpr (std::is_signed_v<Int>) {
     if (capacity < 0) {
       throw invalid_argument("csp::make_channel: negative capacity " + std::to_string(capacity));
@@ -62,7 +63,8 @@ channel_pair<T> make_channel(Int capacity) {
   try {
     return detail::connect<T>(static_cast<std::size_t>(capacity),
                               capacity == 0 ? detail::channel_kind::rendezvous
-                                            : detail::channel_kind::bounded);
+                                            : detail::channel_kind::bounded,
+                              std::move(name));
   } catch (const std::bad_alloc&) {
     throw invalid_argument("csp::make_channel: cannot allocate a buffer for " +
                            std::to_string(capacity) + " values");
@@ -77,15 +79,15 @@ channel_pair<T> make_channel() {
 
 // A channel without a capacity limit: send never blocks (until memory runs out).
 template <class T>
-channel_pair<T> make_channel(unbounded_t) {
-  return detail::connect<T>(typename detail::value_buffer<T>::unbounded_tag{});
+channel_pair<T> make_channel(unbounded_t, std::string name = {}) {
+  return detail::connect<T>(typename detail::value_buffer<T>::unbounded_tag{}, std::move(name));
 }
 
 // A channel for exactly one value: the first successful send closes it, so later sends
 // return false and receivers get the value, then status closed.
 template <class T>
-channel_pair<T> make_oneshot() {
-  return detail::connect<T>(std::size_t{1}, detail::channel_kind::oneshot);
+channel_pair<T> make_oneshot(std::string name = {}) {
+  return detail::connect<T>(std::size_t{1}, detail::channel_kind::oneshot, std::move(name));
 }
 
 }  // namespace csp

@@ -1,18 +1,23 @@
 #pragma once
 // Starting fibers: csp::go (detached) and csp::spawn (joinable, returns csp::task<R>).
-// A fiber starts on the calling thread and runs when that thread's current fiber blocks,
-// yields or ends (from a plain thread: when it blocks on a channel, sleeps, joins, ...).
+// Outside a runtime a fiber starts on the calling thread and runs when that thread's current
+// fiber blocks, yields or ends; inside a csp::runtime it may run on any of its threads.
+// An optional csp::stack as the first argument chooses the new fiber's stack.
 
 #include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include <boost/fiber/fiber.hpp>
 
 #include <csp/errors.hpp>
+#include <csp/fibers/detail/fiber_registry.hpp>
+#include <csp/fibers/detail/launch.hpp>
+#include <csp/fibers/stack.hpp>
 
 namespace csp {
 
@@ -20,20 +25,18 @@ template <class R>
 class task;
 
 namespace detail {
+
 template <class R>
 struct task_state {
   std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> value{};
   std::exception_ptr error;
 };
-struct task_factory;
-}  // namespace detail
 
-// Starts f(args...) on a new detached fiber. An exception escaping f calls std::terminate,
-// as for a std::thread: use csp::spawn to get it back instead. Thread-safe.
-template <class F, class... Args>
-void go(F&& f, Args&&... args) {
-  boost::fibers::fiber(std::forward<F>(f), std::forward<Args>(args)...).detach();
-}
+struct task_factory;
+
+inline constexpr wait_site join_site{"join"};
+
+}  // namespace detail
 
 // A joinable fiber that produces an R (or void). Move-only. The destructor joins a fiber
 // that was neither joined nor detached, so no fiber outlives the scope that owns its task.
@@ -59,7 +62,10 @@ class task {
   // exception. Throws csp::empty_handle if the task was already joined, detached or moved.
   R join() {
     if (!fiber_.joinable()) throw empty_handle("csp::task::join on a task with no fiber");
-    fiber_.join();
+    {
+      detail::blocked_scope blocked(&detail::join_site);
+      fiber_.join();
+    }
     auto state = std::move(state_);
     if (state->error) std::rethrow_exception(state->error);
     if constexpr (!std::is_void_v<R>) return std::move(*state->value);
@@ -78,7 +84,10 @@ class task {
       : fiber_(std::move(fiber)), state_(std::move(state)) {}
 
   void join_quietly() noexcept {
-    if (fiber_.joinable()) fiber_.join();
+    if (fiber_.joinable()) {
+      detail::blocked_scope blocked(&detail::join_site);
+      fiber_.join();
+    }
   }
 
   boost::fibers::fiber fiber_;
@@ -87,34 +96,54 @@ class task {
 
 namespace detail {
 struct task_factory {
-  template <class R, class F, class... Args>
-  static task<R> start(F&& f, Args&&... args) {
+  template <class R, class Body>
+  static task<R> start(const stack* s, Body body) {
     auto state = std::make_shared<task_state<R>>();
-    boost::fibers::fiber fiber(
-        [state](std::decay_t<F> fn, std::decay_t<Args>... as) mutable {
-          try {
-            if constexpr (std::is_void_v<R>) {
-              std::invoke(std::move(fn), std::move(as)...);
-            } else {
-              state->value.emplace(std::invoke(std::move(fn), std::move(as)...));
-            }
-          } catch (...) {
-            state->error = std::current_exception();
-          }
-        },
-        std::forward<F>(f), std::forward<Args>(args)...);
+    boost::fibers::fiber fiber = launch(s, [state, body = std::move(body)]() mutable {
+      try {
+        if constexpr (std::is_void_v<R>) {
+          body();
+        } else {
+          state->value.emplace(body());
+        }
+      } catch (...) {
+        state->error = std::current_exception();
+      }
+    });
     return task<R>(std::move(fiber), std::move(state));
   }
 };
 }  // namespace detail
 
-// Starts f(args...) on a new fiber and returns its task. Arguments are decay-copied, as
-// for std::thread. Thread-safe.
+// Starts f(args...) on a new detached fiber. An exception escaping f calls std::terminate,
+// as for a std::thread: use csp::spawn to get it back instead. Never blocks; thread-safe.
 template <class F, class... Args>
-auto spawn(F&& f, Args&&... args)
-    -> task<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> {
-  using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
-  return detail::task_factory::start<R>(std::forward<F>(f), std::forward<Args>(args)...);
+  requires(!std::is_same_v<std::remove_cvref_t<F>, stack>)
+void go(F&& f, Args&&... args) {
+  detail::launch(nullptr, detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...))
+      .detach();
+}
+
+// The same on a stack of the given kind and size.
+template <class F, class... Args>
+void go(const stack& s, F&& f, Args&&... args) {
+  detail::launch(&s, detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...)).detach();
+}
+
+// Starts f(args...) on a new fiber and returns its task. Arguments are decay-copied, as
+// for std::thread. Never blocks; thread-safe.
+template <class F, class... Args>
+  requires(!std::is_same_v<std::remove_cvref_t<F>, stack>)
+task<detail::call_result_t<F, Args...>> spawn(F&& f, Args&&... args) {
+  return detail::task_factory::start<detail::call_result_t<F, Args...>>(
+      nullptr, detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...));
+}
+
+// The same on a stack of the given kind and size.
+template <class F, class... Args>
+task<detail::call_result_t<F, Args...>> spawn(const stack& s, F&& f, Args&&... args) {
+  return detail::task_factory::start<detail::call_result_t<F, Args...>>(
+      &s, detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...));
 }
 
 }  // namespace csp

@@ -10,6 +10,7 @@
 #include <boost/fiber/mutex.hpp>
 
 #include <csp/errors.hpp>
+#include <csp/fibers/detail/fiber_registry.hpp>
 
 namespace csp {
 
@@ -33,7 +34,10 @@ class wait_group {
 
   // Blocks the calling fiber until the counter is zero; returns at once if it already is.
   void wait() {
+    static constexpr detail::wait_site site{"wait_group::wait"};
     std::unique_lock lk(mutex_);
+    if (count_ == 0) return;
+    detail::blocked_scope blocked(&site);
     zero_.wait(lk, [this] { return count_ == 0; });
   }
 

@@ -27,6 +27,8 @@
 #include <boost/fiber/waker.hpp>
 
 #include <csp/config.hpp>
+#include <csp/fibers/detail/fiber_registry.hpp>
+#include <csp/fibers/detail/wait_site.hpp>
 
 namespace csp::detail {
 
@@ -68,8 +70,10 @@ class waiter {
     if (parked_) waker_.wake();
   }
 
-  // Owner: parks until notified. Returns the claimed case's id.
-  std::uint32_t park() noexcept {
+  // Owner: parks until notified. Returns the claimed case's id. `site` says what the
+  // fiber waits in, for its runtime's fiber list and deadlock detection.
+  std::uint32_t park(const wait_site* site = nullptr) {
+    blocked_scope blocked(site);
     boost::fibers::detail::spinlock_lock lk(splk_);
     wait_notified(lk);
     return claimed_case();

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <concepts>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -70,6 +71,14 @@ class recv_case final : public select_case {
                               reason == wake_reason::done ? status::ok : status::closed);
   }
   void fire() override { invoke_handler(handler_, std::move(result_)); }
+  void describe(std::string& out) const override {
+    out += "recv on ";
+    if (state_) {
+      state_->describe(out);
+    } else {
+      out += "an empty handle";
+    }
+  }
 
  private:
   receiver<T> keep_alive_;
@@ -107,6 +116,14 @@ class send_case final : public select_case {
   void unlink_locked(wait_entry& e) noexcept override { state_->unlink_sender(e); }
   void complete(wake_reason reason) noexcept override { ok_ = reason == wake_reason::done; }
   void fire() override { invoke_handler(handler_, ok_); }
+  void describe(std::string& out) const override {
+    out += "send on ";
+    if (state_) {
+      state_->describe(out);
+    } else {
+      out += "an empty handle";
+    }
+  }
 
  private:
   channel_state<T>* state_;

@@ -18,13 +18,16 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdio>
 #include <mutex>
+#include <string>
 #include <optional>
 #include <type_traits>
 #include <utility>
 
 #include <csp/config.hpp>
 #include <csp/detail/spinlock.hpp>
+#include <csp/fibers/detail/wait_site.hpp>
 #include <csp/fibers/waiter.hpp>
 #include <csp/result.hpp>
 #include <csp/status.hpp>
@@ -44,10 +47,10 @@ class channel_state {
 
  public:
   // capacity 0 is a rendezvous channel; oneshot is a bounded(1) that closes after one send.
-  channel_state(std::size_t capacity, channel_kind kind)
-      : buffer_(capacity), kind_(kind), capacity_(capacity) {}
-  explicit channel_state(typename value_buffer<T>::unbounded_tag tag)
-      : buffer_(tag), kind_(channel_kind::unbounded) {}
+  channel_state(std::size_t capacity, channel_kind kind, std::string name = {})
+      : buffer_(capacity), kind_(kind), capacity_(capacity), name_(std::move(name)) {}
+  explicit channel_state(typename value_buffer<T>::unbounded_tag tag, std::string name = {})
+      : buffer_(tag), kind_(channel_kind::unbounded), name_(std::move(name)) {}
   channel_state(const channel_state&) = delete;
   channel_state& operator=(const channel_state&) = delete;
 
@@ -121,6 +124,23 @@ class channel_state {
   }
 
   channel_kind kind() const noexcept { return kind_; }
+
+  // The debug name given at creation (may be empty); immutable, so readable from anywhere.
+  const std::string& name() const noexcept { return name_; }
+
+  // Appends how a fiber list names this channel: 'name', or its address.
+  void describe(std::string& out) const {
+    if (!name_.empty()) {
+      out += '\'';
+      out += name_;
+      out += '\'';
+    } else {
+      char buf[2 + 2 * sizeof(void*) + 1];
+      std::snprintf(buf, sizeof buf, "%p", static_cast<const void*>(this));
+      out += "channel ";
+      out += buf;
+    }
+  }
 
   // ---- the interface select builds on: the caller holds lock().
 
@@ -208,7 +228,8 @@ class channel_state {
       wait_entry e{&w, 0, slot};
       queue.push_back(e);
       lk.unlock();
-      if (deadline ? !w.park_until(*deadline) : (w.park(), false)) {
+      const wait_site site{&queue == &senders_ ? "send on " : "recv on ", &describe_site, this};
+      if (deadline ? !w.park_until(*deadline) : (w.park(&site), false)) {
         lk.lock();  // timed out, and we claimed ourselves: nobody touched `slot`
         queue.unlink(e);
         return status::timeout;
@@ -222,6 +243,10 @@ class channel_state {
     }
   }
 
+  static void describe_site(const void* self, std::string& out) {
+    static_cast<const channel_state*>(self)->describe(out);
+  }
+
   mutable spinlock lock_;
   value_buffer<T> buffer_;
   wait_queue senders_;
@@ -229,6 +254,7 @@ class channel_state {
   std::atomic<bool> closed_{false};
   const channel_kind kind_;
   const std::size_t capacity_ = 0;
+  const std::string name_;
   std::atomic<std::size_t> senders_alive_{1};
   std::atomic<std::size_t> receivers_alive_{1};
 };

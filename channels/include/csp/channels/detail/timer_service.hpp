@@ -18,6 +18,7 @@
 
 #include <csp/config.hpp>
 #include <csp/channels/sender.hpp>
+#include <csp/fibers/detail/wait_site.hpp>
 
 namespace csp::detail {
 
@@ -61,13 +62,19 @@ class timer_service {
 
   timer_service() = default;
 
+  // Every pending timer counts as an external wake source: while one exists, no runtime
+  // whose fibers are all parked is reported deadlocked (a timer may still wake one).
   void push(timer t) {
     heap_.push_back(std::move(t));
     std::push_heap(heap_.begin(), heap_.end(), later{});
+    external_wake_sources().fetch_add(1, std::memory_order_relaxed);
   }
 
   void sweep() {
+    const auto before = static_cast<std::ptrdiff_t>(heap_.size());
     std::erase_if(heap_, [](const timer& t) { return t.tx.is_closed(); });
+    external_wake_sources().fetch_sub(before - static_cast<std::ptrdiff_t>(heap_.size()),
+                                      std::memory_order_relaxed);
     std::make_heap(heap_.begin(), heap_.end(), later{});
     swept_size_ = heap_.size();
   }
@@ -87,6 +94,7 @@ class timer_service {
       std::pop_heap(heap_.begin(), heap_.end(), later{});
       timer due = std::move(heap_.back());
       heap_.pop_back();
+      external_wake_sources().fetch_sub(1, std::memory_order_relaxed);
       lk.unlock();
       // Outside our lock: try_send takes the channel's lock and may wake its receiver.
       const status s = due.tx.try_send(now);

@@ -6,6 +6,7 @@
 // select_case objects: the engine takes them as a deadline and a flag.
 
 #include <cstdint>
+#include <string>
 
 #include <csp/detail/spinlock.hpp>
 #include <csp/channels/detail/wait_queue.hpp>
@@ -33,6 +34,9 @@ class select_case {
 
   // After the locks are released: runs the user's handler for the completed operation.
   virtual void fire() = 0;
+
+  // Appends what this case waits for ("recv on 'jobs'"), for a runtime's fiber list.
+  virtual void describe(std::string& out) const = 0;
 
  protected:
   ~select_case() = default;

@@ -23,10 +23,12 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 
 #include <csp/config.hpp>
 #include <csp/detail/spinlock.hpp>
 #include <csp/channels/detail/wait_queue.hpp>
+#include <csp/fibers/detail/wait_site.hpp>
 #include <csp/fibers/waiter.hpp>
 #include <csp/select/detail/random.hpp>
 #include <csp/select/detail/select_case.hpp>
@@ -79,6 +81,16 @@ class lock_set {
   bool held_ = false;
 };
 
+inline void describe_cases(const void* subject, std::string& out) {
+  const auto& cases = *static_cast<const std::span<select_case* const>*>(subject);
+  bool first = true;
+  for (const select_case* c : cases) {
+    if (!first) out += ", ";
+    first = false;
+    c->describe(out);
+  }
+}
+
 // Runs one select. deadline == nullptr: no timeout. Exceptions from T's move propagate
 // with every lock released and no entry linked.
 inline select_outcome run_select(std::span<select_case* const> cases, select_scratch scratch,
@@ -115,7 +127,8 @@ inline select_outcome run_select(std::span<select_case* const> cases, select_scr
     }
     locks.unlock();
 
-    const bool claimed = deadline ? w.park_until(*deadline) : (w.park(), true);
+    const wait_site site{"select: ", &describe_cases, &cases};
+    const bool claimed = deadline ? w.park_until(*deadline) : (w.park(&site), true);
 
     locks.lock();
     for (std::uint32_t k = 0; k < n; ++k) {

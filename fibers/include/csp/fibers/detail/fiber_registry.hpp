@@ -1,0 +1,173 @@
+#pragma once
+// The bookkeeping of one csp::runtime: which fibers it runs, which of them are parked with no
+// deadline (and in what), so the runtime can list its fibers and tell a deadlock from a
+// pause. Fibers started outside any runtime have no record and are not tracked.
+
+#include <atomic>
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/fiber/fss.hpp>
+
+#include <csp/fibers/detail/pool.hpp>
+#include <csp/fibers/detail/wait_site.hpp>
+
+namespace csp {
+
+// One fiber of a runtime, as csp::runtime::fibers() and the deadlock report show it.
+struct fiber_info {
+  std::uint64_t id = 0;       // 1 is the root fiber
+  std::string state;          // "running or ready", "sleeping or timed wait", "blocked"
+  std::string waiting_in;     // for a blocked fiber: the operation and its channels
+};
+
+namespace detail {
+
+class runtime_core;
+
+struct fiber_record {
+  runtime_core* runtime = nullptr;
+  std::uint64_t id = 0;
+  const wait_site* site = nullptr;  // non-null while parked without deadline
+  fiber_record* prev = nullptr;
+  fiber_record* next = nullptr;
+};
+
+// The calling fiber's record (it migrates with the fiber), or nullptr outside runtimes.
+inline boost::fibers::fiber_specific_ptr<fiber_record>& current_record_slot() {
+  static boost::fibers::fiber_specific_ptr<fiber_record> slot([](fiber_record*) {});
+  return slot;
+}
+// Set on each worker thread of a runtime; null elsewhere.
+inline runtime_core*& thread_runtime() noexcept {
+  thread_local runtime_core* rt = nullptr;
+  return rt;
+}
+inline fiber_record* current_record() {
+  return thread_runtime() ? current_record_slot().get() : nullptr;
+}
+
+class runtime_core {
+ public:
+  ready_pool pool;
+
+  // A fiber is about to be created: it counts as live from now on.
+  void reserve() {
+    std::lock_guard lk(mutex_);
+    ++live_;
+    ++epoch_;
+  }
+  // Its creation failed after all.
+  void unreserve() {
+    std::lock_guard lk(mutex_);
+    --live_;
+    ++epoch_;
+    if (live_ == 0) all_done_.notify_all();
+  }
+
+  // The reserved fiber starts running.
+  void enter(fiber_record& r) {
+    std::lock_guard lk(mutex_);
+    r.runtime = this;
+    r.id = ++last_id_;
+    r.next = head_;
+    if (head_) head_->prev = &r;
+    head_ = &r;
+    ++epoch_;
+  }
+
+  // Returns the number of fibers still live.
+  std::size_t leave(fiber_record& r) {
+    std::lock_guard lk(mutex_);
+    (r.prev ? r.prev->next : head_) = r.next;
+    if (r.next) r.next->prev = r.prev;
+    --live_;
+    ++epoch_;
+    if (live_ == 0) all_done_.notify_all();
+    return live_;
+  }
+
+  void block(fiber_record& r, const wait_site& site) {
+    std::lock_guard lk(mutex_);
+    r.site = &site;
+    ++blocked_;
+  }
+
+  void unblock(fiber_record& r) {
+    std::lock_guard lk(mutex_);
+    r.site = nullptr;
+    --blocked_;
+    ++epoch_;
+  }
+
+  struct snapshot {
+    std::size_t live;
+    std::size_t blocked;
+    std::uint64_t epoch;
+  };
+  snapshot observe() {
+    std::lock_guard lk(mutex_);
+    return {live_, blocked_, epoch_};
+  }
+
+  // Waits up to `period` for every fiber to finish; true if they all have.
+  template <class Duration>
+  bool wait_all_done_for(Duration period) {
+    std::unique_lock lk(mutex_);
+    return all_done_.wait_for(lk, period, [this] { return live_ == 0; });
+  }
+
+  std::vector<fiber_info> list() {
+    std::lock_guard lk(mutex_);
+    std::vector<fiber_info> out;
+    for (fiber_record* r = head_; r; r = r->next) {
+      fiber_info info;
+      info.id = r->id;
+      if (r->site) {
+        info.state = "blocked";
+        info.waiting_in = r->site->operation;
+        if (r->site->describe) r->site->describe(r->site->subject, info.waiting_in);
+      } else {
+        info.state = "running, ready, sleeping or in a timed wait";
+      }
+      out.push_back(std::move(info));
+    }
+    std::sort(out.begin(), out.end(),
+              [](const fiber_info& a, const fiber_info& b) { return a.id < b.id; });
+    return out;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable all_done_;
+  fiber_record* head_ = nullptr;
+  std::uint64_t last_id_ = 0;
+  std::size_t live_ = 0;
+  std::size_t blocked_ = 0;
+  std::uint64_t epoch_ = 0;  // bumps whenever a fiber starts, ends or unblocks
+};
+
+// Marks the calling fiber blocked in `site` for the scope's lifetime (no-op outside runtimes
+// and for site == nullptr). Use around parks that have no deadline.
+class blocked_scope {
+ public:
+  explicit blocked_scope(const wait_site* site) : record_(site ? current_record() : nullptr) {
+    if (record_) record_->runtime->block(*record_, *site);
+  }
+  blocked_scope(const blocked_scope&) = delete;
+  blocked_scope& operator=(const blocked_scope&) = delete;
+  ~blocked_scope() {
+    if (record_) record_->runtime->unblock(*record_);
+  }
+
+ private:
+  fiber_record* record_;
+};
+
+}  // namespace detail
+}  // namespace csp

@@ -1,0 +1,77 @@
+#pragma once
+// Starting a fiber: on the right stack, and, inside a csp::runtime, counted and registered
+// so that the runtime can list it and tell a deadlock from a pause.
+
+#include <exception>
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <boost/fiber/fiber.hpp>
+
+#include <csp/fibers/detail/fiber_registry.hpp>
+#include <csp/fibers/stack.hpp>
+
+namespace csp::detail {
+
+// f(args...) with f and args decay-copied, as std::thread does.
+template <class F, class... Args>
+auto bind_call(F&& f, Args&&... args) {
+  return [fn = std::decay_t<F>(std::forward<F>(f)),
+          bound = std::make_tuple(std::decay_t<Args>(std::forward<Args>(args))...)]() mutable {
+    return std::apply(std::move(fn), std::move(bound));
+  };
+}
+
+template <class F, class... Args>
+using call_result_t = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
+
+// The runtime's default stack for new fibers, or nullopt (Boost's default) outside runtimes.
+inline const std::optional<stack>*& thread_default_stack() noexcept {
+  thread_local const std::optional<stack>* s = nullptr;
+  return s;
+}
+
+// Runs body() as a fiber registered with `rt` (counted from creation, so a fiber that has
+// been started but has not run yet keeps the runtime from looking deadlocked).
+template <class Body>
+auto registered(runtime_core* rt, Body body) {
+  if (rt) rt->reserve();
+  return [rt, body = std::move(body)]() mutable {
+    if (!rt) return body();
+    fiber_record record;
+    rt->enter(record);
+    current_record_slot().reset(&record);
+    struct leave_guard {
+      runtime_core* rt;
+      fiber_record& record;
+      ~leave_guard() {
+        current_record_slot().reset(nullptr);
+        rt->leave(record);
+      }
+    } guard{rt, record};
+    return body();
+  };
+}
+
+// Starts body() on a new fiber: on `explicit_stack` if given, else the runtime's default,
+// else Boost's default stack.
+template <class Body>
+boost::fibers::fiber launch(const stack* explicit_stack, Body body) {
+  runtime_core* rt = thread_runtime();
+  auto fn = registered(rt, std::move(body));
+  try {
+    if (explicit_stack) return explicit_stack->launch(std::move(fn));
+    if (const std::optional<stack>* def = thread_default_stack(); def && *def) {
+      return (*def)->launch(std::move(fn));
+    }
+    return boost::fibers::fiber(std::move(fn));
+  } catch (...) {
+    if (rt) rt->unreserve();
+    throw;
+  }
+}
+
+}  // namespace csp::detail

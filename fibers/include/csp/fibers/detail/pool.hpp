@@ -1,0 +1,125 @@
+#pragma once
+// The scheduling side of a csp::runtime: one ready queue shared by the runtime's worker
+// threads, and the Boost.Fiber algorithm each worker installs to use it.
+//
+// Boost.Fiber's own shared_work and work_stealing keep process-wide static state, so they
+// can serve one pool per process at most; each pool here owns its queue, so runtimes can be
+// created and destroyed one after another and side by side.
+//
+// Fibers migrate: a fiber made ready on one worker is detached from that worker's scheduler
+// and may be attached to, and resumed by, any other. Pinned contexts (each worker's main and
+// dispatcher fibers) never leave their thread and stay in a local queue.
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+
+#include <boost/fiber/algo/algorithm.hpp>
+#include <boost/fiber/context.hpp>
+#include <boost/fiber/scheduler.hpp>
+#include <boost/fiber/type.hpp>
+
+namespace csp::detail {
+
+// The queue of ready, unpinned fibers of one runtime. Thread-safe.
+class ready_pool {
+ public:
+  void push(boost::fibers::context* ctx) {
+    {
+      std::lock_guard lk(mutex_);
+      queue_.push_back(ctx);
+    }
+    idle_.notify_one();
+  }
+
+  boost::fibers::context* try_pop() {
+    std::lock_guard lk(mutex_);
+    if (queue_.empty()) return nullptr;
+    boost::fibers::context* ctx = queue_.front();
+    queue_.pop_front();
+    return ctx;
+  }
+
+  bool empty() const {
+    std::lock_guard lk(mutex_);
+    return queue_.empty();
+  }
+
+  // Blocks the worker thread until `deadline`, work arrives, or `woken` becomes true
+  // (a remote wake of one of this worker's pinned fibers); resets `woken`.
+  void idle_until(std::chrono::steady_clock::time_point deadline, bool& woken) {
+    std::unique_lock lk(mutex_);
+    auto ready = [&] { return woken || !queue_.empty(); };
+    ++idle_workers_;
+    if (deadline == std::chrono::steady_clock::time_point::max()) {
+      idle_.wait(lk, ready);
+    } else {
+      idle_.wait_until(lk, deadline, ready);
+    }
+    --idle_workers_;
+    woken = false;
+  }
+
+  // True when all `workers` wait for work with nothing queued: nothing is running.
+  bool all_idle(std::size_t workers) const {
+    std::lock_guard lk(mutex_);
+    return idle_workers_ == workers && queue_.empty();
+  }
+
+  // Wakes every idle worker so each can check its own `woken` flag.
+  void wake(bool& woken) {
+    {
+      std::lock_guard lk(mutex_);
+      woken = true;
+    }
+    idle_.notify_all();
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable idle_;
+  std::deque<boost::fibers::context*> queue_;
+  std::size_t idle_workers_ = 0;
+};
+
+// Installed on every worker thread of a runtime (boost::fibers::use_scheduling_algorithm).
+class pool_algorithm final : public boost::fibers::algo::algorithm {
+ public:
+  explicit pool_algorithm(ready_pool& pool) noexcept : pool_(pool) {}
+
+  void awakened(boost::fibers::context* ctx) noexcept override {
+    if (ctx->is_context(boost::fibers::type::pinned_context)) {
+      ctx->ready_link(local_);
+    } else {
+      ctx->detach();  // may be resumed by any worker from now on
+      pool_.push(ctx);
+    }
+  }
+
+  boost::fibers::context* pick_next() noexcept override {
+    if (boost::fibers::context* ctx = pool_.try_pop()) {
+      boost::fibers::context::active()->attach(ctx);
+      return ctx;
+    }
+    if (local_.empty()) return nullptr;
+    boost::fibers::context* ctx = &local_.front();
+    local_.pop_front();
+    return ctx;
+  }
+
+  bool has_ready_fibers() const noexcept override { return !local_.empty() || !pool_.empty(); }
+
+  void suspend_until(std::chrono::steady_clock::time_point const& deadline) noexcept override {
+    pool_.idle_until(deadline, woken_);
+  }
+
+  void notify() noexcept override { pool_.wake(woken_); }
+
+ private:
+  ready_pool& pool_;
+  boost::fibers::scheduler::ready_queue_type local_;
+  bool woken_ = false;  // guarded by the pool's mutex
+};
+
+}  // namespace csp::detail

@@ -1,0 +1,25 @@
+#pragma once
+// What a parked fiber is waiting in, for a runtime's fiber list and deadlock report.
+// Describing is deferred: a park only stores two pointers; the text is produced (under the
+// runtime's registry lock, while the fiber is still parked) only when someone asks.
+
+#include <atomic>
+#include <cstddef>
+#include <string>
+
+namespace csp::detail {
+
+struct wait_site {
+  const char* operation;                                  // "recv", "send", "select", ...
+  void (*describe)(const void* subject, std::string& out) = nullptr;  // appends details
+  const void* subject = nullptr;
+};
+
+// Wake-ups that can come from outside every runtime's fibers (pending timers): while any
+// exists, a runtime whose fibers are all parked is not deadlocked. Timers register here.
+inline std::atomic<std::ptrdiff_t>& external_wake_sources() noexcept {
+  static std::atomic<std::ptrdiff_t> count{0};
+  return count;
+}
+
+}  // namespace csp::detail

@@ -1,0 +1,100 @@
+#pragma once
+// csp::scope: structured spawning. Every fiber started through a scope is joined before
+// the scope ends, so none outlives the data it borrows.
+//
+//   csp::scoped([&](csp::scope& s) {
+//     for (auto& job : jobs) s.go([&] { work(job); });
+//   });  // returns when every fiber has finished; rethrows the first failure
+//
+// A failure does not stop the other fibers (close a channel to tell them to stop).
+
+#include <exception>
+#include <mutex>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <csp/fibers/spawn.hpp>
+#include <csp/fibers/stack.hpp>
+
+namespace csp {
+
+class scope {
+ public:
+  scope() = default;
+  scope(const scope&) = delete;
+  scope& operator=(const scope&) = delete;
+  // Joins every fiber still running. A failure nobody observed with join() is dropped.
+  ~scope() { join_all(); }
+
+  // Starts f(args...) on a new fiber owned by this scope. Never blocks. Not thread-safe:
+  // one fiber adds to a scope at a time.
+  template <class F, class... Args>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, stack>)
+  void go(F&& f, Args&&... args) {
+    tasks_.push_back(csp::spawn(guarded(detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...))));
+  }
+  template <class F, class... Args>
+  void go(const stack& s, F&& f, Args&&... args) {
+    tasks_.push_back(
+        csp::spawn(s, guarded(detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...))));
+  }
+
+  // Blocks until every fiber of the scope has finished, then rethrows the first exception
+  // (first in time) that escaped one of them, if any. The scope can be reused afterwards.
+  void join() {
+    join_all();
+    std::exception_ptr error;
+    {
+      std::lock_guard lk(mutex_);
+      error = std::exchange(first_error_, nullptr);
+    }
+    if (error) std::rethrow_exception(error);
+  }
+
+ private:
+  template <class Body>
+  auto guarded(Body body) {
+    return [this, body = std::move(body)]() mutable {
+      try {
+        body();
+      } catch (...) {
+        std::lock_guard lk(mutex_);
+        if (!first_error_) first_error_ = std::current_exception();
+      }
+    };
+  }
+
+  void join_all() noexcept {
+    // Fibers may add more fibers to the scope while we wait: loop until none is left.
+    while (!tasks_.empty()) {
+      std::vector<task<void>> batch = std::move(tasks_);
+      tasks_.clear();
+      for (task<void>& t : batch) t.join();
+    }
+  }
+
+  std::vector<task<void>> tasks_;
+  std::mutex mutex_;  // guards first_error_ (fibers may end on different threads)
+  std::exception_ptr first_error_;
+};
+
+// Runs f(scope&) and returns once every fiber it started in the scope has finished;
+// rethrows f's exception, else the first exception of those fibers. Blocks the caller.
+template <class F>
+void scoped(F&& f) {
+  scope s;
+  try {
+    std::forward<F>(f)(s);
+  } catch (...) {
+    try {
+      s.join();
+    } catch (...) {
+      // f's own exception wins; the fibers' failure is dropped.
+    }
+    throw;
+  }
+  s.join();
+}
+
+}  // namespace csp
