@@ -1,0 +1,3 @@
+module cspbench/peers/go
+
+go 1.19
