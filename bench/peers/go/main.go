@@ -347,7 +347,19 @@ func runChain(c config) time.Duration {
 
 // ---- running and reporting ----
 
+// peakRSSKB is this process's peak resident set in kB: VmHWM from /proc/self/status.
+// getrusage's ru_maxrss is only the fallback, because Linux carries it across execve: run
+// from a bigger parent (bench/compare is a Python process) it reports the parent's peak.
 func peakRSSKB() int64 {
+	if status, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+				if kb, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					return kb
+				}
+			}
+		}
+	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

@@ -289,7 +289,8 @@ fn run_chain(c: &Config) -> Duration {
 
 // ---- running and reporting ----
 
-/// VmHWM from /proc/self/status: the process's peak resident set, in kB.
+/// VmHWM from /proc/self/status: the process's peak resident set, in kB. (Not getrusage's
+/// ru_maxrss, which Linux carries across execve from the parent process.)
 fn peak_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
