@@ -1,0 +1,38 @@
+#pragma once
+// Helpers shared by the runtime test binaries.
+//
+// Catch2 2.x assertions are not thread-safe, and a runtime's root fiber runs on one of the
+// runtime's worker threads: tests return what the fibers saw from run() (or store it in
+// variables that run() has finished with) and assert on the test thread afterwards.
+
+#include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#include <csp/csp.hpp>
+
+namespace csp_rt_test {
+
+// CSP_STRESS_SCALE (environment) multiplies loop counts; default 1.
+inline int stress_scale() {
+  const char* s = std::getenv("CSP_STRESS_SCALE");
+  if (s == nullptr) return 1;
+  const int v = std::atoi(s);
+  return v > 0 ? v : 1;
+}
+
+// A user exception type that is not one of the standard library's own.
+struct boom_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A generous give-up time for waits that only a broken runtime would exhaust: a test that
+// hits it fails with a clear message instead of hanging until the CTest timeout.
+inline constexpr std::chrono::seconds give_up_after{20};
+
+inline std::chrono::steady_clock::time_point give_up_deadline() {
+  return std::chrono::steady_clock::now() + give_up_after;
+}
+
+}  // namespace csp_rt_test
