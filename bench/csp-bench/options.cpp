@@ -1,0 +1,181 @@
+// The command line of csp-bench (see options.hpp and bench/README.md).
+
+#include "options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <optional>
+
+namespace bench {
+
+namespace {
+
+// The spsc default: `--suite --messages N` scales every workload by N / this.
+constexpr double suite_reference_messages = 1'000'000;
+
+std::vector<capacity_spec> suite_capacities(workload w) {
+  if (!traits(w).uses_capacity) return {capacity_spec{false, 0}};
+  return {capacity_spec{false, 0}, capacity_spec{false, 1}, capacity_spec{false, 1024},
+          capacity_spec{true, 0}};
+}
+
+std::string ignored_capacity_note(workload w) {
+  return "capacity ignored: " + std::string(to_string(w)) + " uses rendezvous channels";
+}
+
+}  // namespace
+
+std::vector<job> standard_suite(const std::vector<impl>& impls, double scale) {
+  std::vector<job> jobs;
+  for (workload w : all_workloads) {
+    const workload_traits t = traits(w);
+    for (const capacity_spec& c : suite_capacities(w)) {
+      for (int threads : {1, 2}) {
+        const auto m = static_cast<std::uint64_t>(std::max(
+            1.0,
+            std::round(static_cast<double>(default_messages(w, c, threads)) * scale)));
+        for (impl i : impls) {
+          jobs.push_back({i, params{w, c, threads, t.default_producers, t.default_consumers, m},
+                          ""});
+        }
+      }
+    }
+  }
+  return jobs;
+}
+
+std::variant<config, int> parse_command_line(int argc, char** argv) {
+  CLI::App app{
+      "csp-bench: channel throughput of csp against Boost.Fiber's own channels.\n"
+      "Runs one workload (--workload) or the standard suite (--suite); each row runs\n"
+      "--repeat times in a child process of its own and reports the median. Workload\n"
+      "definitions: bench/README.md.",
+      "csp-bench"};
+
+  std::vector<std::string> workload_names;
+  for (workload w : all_workloads) workload_names.emplace_back(to_string(w));
+  const std::map<std::string, format> formats = {
+      {"table", format::table}, {"json", format::json}, {"csv", format::csv}};
+
+  std::string workload_text;
+  std::string capacity_text = "0";
+  int threads = 1;
+  int producers = 1;
+  int consumers = 1;
+  std::uint64_t messages = 1;
+  int repeat = 3;
+  std::string impl_text;
+  std::string format_text = "table";
+  bool suite = false;
+  bool in_process = false;
+  int timeout_s = 600;
+
+  const CLI::Validator capacity_check(
+      [](std::string& s) -> std::string {
+        if (parse_capacity(s)) return {};
+        return "capacity must be 0 (rendezvous), a count from 1 to " +
+               std::to_string(max_bounded_capacity) + ", or unbounded; got '" + s + "'";
+      },
+      "0|N|unbounded", "capacity");
+
+  auto* o_workload = app.add_option("--workload,-w", workload_text, "Workload to run")
+                         ->check(CLI::IsMember(workload_names));
+  auto* o_suite =
+      app.add_flag("--suite", suite,
+                   "Run the standard suite: every workload at capacities 0, 1, 1024, unbounded "
+                   "(where a capacity applies), 1 and 2 threads")
+          ->excludes(o_workload);
+  auto* o_capacity = app.add_option("--capacity,-c", capacity_text,
+                                    "Channel capacity: 0 (rendezvous), N, or unbounded")
+                         ->check(capacity_check)
+                         ->default_str("0");
+  auto* o_producers =
+      app.add_option("--producers,-p", producers,
+                     "Producer fibers (mpsc, select_rx: default 4; mpmc, select_both: 4)")
+          ->check(CLI::Range(1, 100'000));
+  auto* o_consumers = app.add_option("--consumers", consumers,
+                                     "Consumer fibers (mpmc, select_both: default 4)")
+                          ->check(CLI::Range(1, 100'000));
+  auto* o_messages =
+      app.add_option("--messages,-m", messages,
+                     "Messages per run (default per workload: spsc/mpsc/mpmc 1e6, select_* 1e5, "
+                     "pingpong 2e5 one-way sends, chain 2e4 fibers; 1/50 of that with threads > 1 "
+                     "and capacity 0 or 1, or pingpong); with --suite, scales every row's "
+                     "default by N/1e6")
+          ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10'000'000'000}));
+  auto* o_threads = app.add_option("--threads,-t", threads, "OS threads running the fibers")
+                        ->check(CLI::Range(1, 256))
+                        ->default_str("1");
+  app.add_option("--repeat,-r", repeat, "Runs per row; the median is reported")
+      ->check(CLI::Range(1, 1000))
+      ->default_str("3");
+  auto* o_impl = app.add_option("--impl", impl_text, "Only this implementation (default: both)")
+                     ->check(CLI::IsMember({"csp", "boost"}));
+  app.add_option("--format,-f", format_text, "Output format")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->default_str("table");
+  app.add_flag("--in-process", in_process,
+               "Run every row in this process (for a debugger or profiler); peak_rss_kb is "
+               "then the process's high-water mark, which Linux carries over execve");
+  app.add_option("--timeout", timeout_s, "Seconds a row may take before it counts as a hang")
+      ->check(CLI::Range(1, 86'400))
+      ->default_str("600");
+  for (auto* o : {o_capacity, o_producers, o_consumers, o_threads}) o_suite->excludes(o);
+
+  try {
+    app.parse(argc, argv);
+    if (!suite && !o_workload->count()) throw CLI::RequiredError("--workload (or --suite)");
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  config cfg;
+  cfg.out = formats.at(format_text);
+  cfg.repeat = repeat;
+  cfg.in_process = in_process;
+  cfg.row_timeout = std::chrono::seconds(timeout_s);
+  std::vector<impl> chosen = {impl::csp, impl::boost};
+  if (o_impl->count()) chosen = {impl_text == "csp" ? impl::csp : impl::boost};
+
+  if (suite) {
+    const double scale =
+        o_messages->count() ? static_cast<double>(messages) / suite_reference_messages : 1.0;
+    cfg.jobs = standard_suite(chosen, scale);
+    return cfg;
+  }
+
+  const workload w = *parse_workload(workload_text);
+  const workload_traits t = traits(w);
+  params p;
+  p.w = w;
+  p.threads = threads;
+  p.capacity = *parse_capacity(capacity_text);
+  p.messages = o_messages->count() ? messages : default_messages(w, p.capacity, threads);
+  p.producers = o_producers->count() ? producers : t.default_producers;
+  p.consumers = o_consumers->count() ? consumers : t.default_consumers;
+  try {
+    if (!t.variable_producers && p.producers != 1) {
+      throw CLI::ValidationError("--producers", std::string(to_string(w)) +
+                                                    " has exactly 1 producer");
+    }
+    if (!t.variable_consumers && p.consumers != 1) {
+      throw CLI::ValidationError("--consumers", std::string(to_string(w)) +
+                                                    " has exactly 1 consumer");
+    }
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  std::string note;
+  if (!t.uses_capacity && p.capacity != capacity_spec{false, 0}) {
+    note = ignored_capacity_note(w);
+    p.capacity = capacity_spec{false, 0};
+  }
+  for (impl i : chosen) cfg.jobs.push_back({i, p, note});
+  return cfg;
+}
+
+}  // namespace bench

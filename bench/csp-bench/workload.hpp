@@ -1,0 +1,137 @@
+#pragma once
+// What csp-bench measures: the workloads, their parameters, and the rules every
+// implementation (csp, Boost.Fiber's channels here; Go and crossbeam in bench/peers) follows
+// so that rows with the same key are comparable. bench/README.md says the same for the ports.
+//
+// Values are std::uint64_t. The M messages of a run are the numbers 0 .. M-1; producer p of
+// P sends k = p, p+P, p+2P, ... (k < M), so the producers together send each number once
+// (M/P each, the first M%P producers one more). Consumers add up what they receive; after
+// the run the counts must add up to M and the sums to M(M-1)/2 (mod 2^64), else the run
+// fails. Channels close when the last producer is done; consumers receive until closed.
+//
+//   spsc         1 producer, 1 consumer, one channel.
+//   mpsc         P producers (default 4), 1 consumer, one channel.
+//   mpmc         P producers, C consumers (default 4 and 4), one channel.
+//   select_rx    P producers (default 4), each on its own channel; 1 consumer receives by a
+//                select over all P receivers (csp::selector), dropping each case once its
+//                channel is closed and drained.
+//   select_both  P producers, C consumers (default 4 and 4), P channels; every producer
+//                sends each of its values by a select over all P senders, every consumer
+//                receives by a select over all P receivers.
+//   pingpong     2 fibers, 2 rendezvous channels (a->b, b->a); capacity is ignored and
+//                reported as 0. `messages` counts one-way sends: a sends 0, b answers 1,
+//                a sends 2, ... until M values have gone one way or the other (M/2 round
+//                trips). Each side checks every value it receives.
+//   chain        N = M fibers in a daisy chain over N+1 rendezvous channels: fiber i receives
+//                x from channel i and sends x+1 on channel i+1. A driver fiber sends 0 into
+//                channel 0 and checks that N comes out of channel N. Timed from before the
+//                channels are made to after every fiber is joined and every channel
+//                destroyed: spawn + pass + teardown. ns_per_msg is the time per fiber.
+//                Capacity is ignored (rendezvous) and reported as 0; producers = consumers = 1.
+//
+// Message counts: --messages, else default_messages() below (per workload; 1/50 of it where
+// every message must cross OS threads); `--suite --messages N` scales every row's default
+// by N/1e6.
+//
+// Threads (--threads T): T fresh OS threads per run, each running its own fibers on its own
+// scheduler (no work stealing). For the producer/consumer workloads, fiber k of the list
+// "producers 0..P-1, then consumers 0..C-1" runs on thread k mod T (pingpong: a on thread 0,
+// b on thread 1 mod T). The chain is cut into T contiguous blocks (fiber i on thread
+// i*T/N), so only T-1 links cross threads; the driver runs on thread 0.
+//
+// Timing: every thread spawns its fibers first (they do not run yet: a fiber starts when its
+// thread's main fiber blocks), then all threads meet at a barrier; the clock starts when the
+// last arrives and stops when the last thread has joined all of its fibers. Thread creation
+// is outside the clock; for chain, making the channels and spawning the fibers is inside.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace bench {
+
+using msg = std::uint64_t;
+
+enum class workload { spsc, mpsc, mpmc, select_rx, select_both, pingpong, chain };
+inline constexpr std::array all_workloads = {workload::spsc,      workload::mpsc,
+                                             workload::mpmc,      workload::select_rx,
+                                             workload::select_both, workload::pingpong,
+                                             workload::chain};
+
+enum class impl { csp, boost };
+
+std::string_view to_string(workload w) noexcept;
+std::string_view to_string(impl i) noexcept;
+std::optional<workload> parse_workload(std::string_view s) noexcept;
+
+// The channel capacity of a run: 0 (rendezvous), N >= 1 (bounded) or unbounded.
+struct capacity_spec {
+  bool unbounded = false;
+  std::size_t n = 0;  // meaningful when !unbounded
+
+  std::string to_string() const;  // "0", "1024", "unbounded"
+  friend bool operator==(const capacity_spec&, const capacity_spec&) = default;
+};
+inline constexpr std::size_t max_bounded_capacity = std::size_t{1} << 26;
+
+// Accepts "0", "1".."67108864", "unbounded"; nullopt for anything else.
+std::optional<capacity_spec> parse_capacity(std::string_view s) noexcept;
+
+// Which parameters a workload uses.
+struct workload_traits {
+  bool uses_capacity;        // pingpong, chain: always rendezvous
+  bool variable_producers;   // else exactly 1
+  bool variable_consumers;   // else exactly 1
+  bool needs_select;
+  int default_producers;
+  int default_consumers;
+  std::uint64_t default_messages;  // see default_messages()
+};
+workload_traits traits(workload w) noexcept;
+
+// The message count of a row when none is given (the --suite count at scale 1): the
+// workload's default, divided by cross_thread_divisor where every message needs a hand-off
+// to a fiber on another OS thread (threads > 1 and capacity 0 or 1, or pingpong). Such a
+// hand-off wakes a sleeping thread (futex) and costs microseconds where a switch between
+// fibers of one thread costs ~100 ns, so those rows would otherwise take 50 times longer.
+inline constexpr std::uint64_t cross_thread_divisor = 50;
+std::uint64_t default_messages(workload w, const capacity_spec& c, int threads) noexcept;
+
+// One row of the benchmark: everything that identifies a measurement.
+struct params {
+  workload w = workload::spsc;
+  capacity_spec capacity;
+  int threads = 1;
+  int producers = 1;
+  int consumers = 1;
+  std::uint64_t messages = 0;
+};
+
+// The thread (0..threads-1) that runs fiber k of "producers, then consumers".
+inline int thread_of(std::size_t k, int threads) noexcept {
+  return static_cast<int>(k % static_cast<std::size_t>(threads));
+}
+
+// The thread that runs fiber i of a chain of n fibers (contiguous blocks).
+inline int chain_thread_of(std::uint64_t i, std::uint64_t n, int threads) noexcept {
+  return static_cast<int>(i * static_cast<std::uint64_t>(threads) / n);
+}
+
+// 0 + 1 + ... + (m-1), mod 2^64 (the consumers' sums wrap the same way).
+inline std::uint64_t expected_sum(std::uint64_t m) noexcept {
+  return m % 2 == 0 ? (m / 2) * (m - 1) : m * ((m - 1) / 2);
+}
+
+// A run whose counts do not add up: a lost, doubled or corrupted message.
+struct check_failed : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Throws check_failed unless the consumers' totals are those of messages 0..m-1.
+void check_totals(const params& p, std::uint64_t count, std::uint64_t sum);
+
+}  // namespace bench
