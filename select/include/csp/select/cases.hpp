@@ -90,9 +90,13 @@ class recv_case final : public select_case {
 template <class T, class F>
 class send_case final : public select_case {
  public:
-  // Sends the caller's object itself: moved from only if this case fires.
+  // Sends the caller's object itself: moved from only if this case fires. Borrows an
+  // lvalue handle (it must outlive the select call) and owns an rvalue one.
   send_case(const sender<T>& tx, T& value, F handler)
       : state_(tx.state()), value_(&value), handler_(std::move(handler)) {}
+  send_case(sender<T>&& tx, T& value, F handler)
+      : keep_alive_(std::move(tx)), state_(keep_alive_.state()), value_(&value),
+        handler_(std::move(handler)) {}
   // Sends a value of its own (a copy, a conversion or a temporary).
   template <class U>
   send_case(const sender<T>& tx, std::in_place_t, U&& value, F handler)
@@ -126,6 +130,7 @@ class send_case final : public select_case {
   }
 
  private:
+  sender<T> keep_alive_;
   channel_state<T>* state_;
   std::optional<T> own_;
   T* value_;

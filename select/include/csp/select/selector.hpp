@@ -51,7 +51,7 @@ class selector {
   template <class T, class F>
   case_id on_send(const sender<T>& tx, T& value, F&& handler) {
     using C = owned<detail::send_case<T, std::decay_t<F>>>;
-    auto c = std::make_unique<C>(tx, value, std::forward<F>(handler));
+    auto c = std::make_unique<C>(sender<T>(tx), value, std::forward<F>(handler));
     return add(std::move(c));
   }
   template <class T, class F>
