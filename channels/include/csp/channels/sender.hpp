@@ -15,7 +15,7 @@
 
 #include <csp/config.hpp>
 #include <csp/status.hpp>
-#include <csp/channels/detail/deadline.hpp>
+#include <csp/detail/deadline.hpp>
 #include <csp/channels/detail/handle.hpp>
 
 namespace csp {

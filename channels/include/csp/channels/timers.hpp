@@ -12,7 +12,7 @@
 #include <csp/config.hpp>
 #include <csp/errors.hpp>
 #include <csp/channels/detail/channel_state.hpp>
-#include <csp/channels/detail/deadline.hpp>
+#include <csp/detail/deadline.hpp>
 #include <csp/channels/detail/timer_service.hpp>
 #include <csp/channels/receiver.hpp>
 #include <csp/channels/sender.hpp>

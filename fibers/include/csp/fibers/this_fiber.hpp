@@ -7,22 +7,25 @@
 #include <boost/fiber/operations.hpp>
 
 #include <csp/config.hpp>
+#include <csp/detail/deadline.hpp>
 
 namespace csp::this_fiber {
 
 // Lets the other ready fibers of this thread run; never blocks the thread.
 inline void yield() noexcept { boost::this_fiber::yield(); }
 
-// Suspends the calling fiber until `deadline` (steady clock); other fibers keep running.
+// Suspends the calling fiber until `deadline` (any clock; converted to the steady clock,
+// rounding up); other fibers keep running.
 template <class Clock, class Duration>
 void sleep_until(std::chrono::time_point<Clock, Duration> const& deadline) {
-  boost::this_fiber::sleep_until(deadline);
+  boost::this_fiber::sleep_until(detail::to_steady(deadline));
 }
 
-// Suspends the calling fiber for at least `d`; other fibers keep running.
+// Suspends the calling fiber for at least `d` (any duration type; huge ones saturate);
+// other fibers keep running.
 template <class Rep, class Period>
 void sleep_for(std::chrono::duration<Rep, Period> const& d) {
-  boost::this_fiber::sleep_for(d);
+  boost::this_fiber::sleep_until(detail::deadline_after(d));
 }
 
 }  // namespace csp::this_fiber

@@ -20,7 +20,7 @@
 #include <csp/config.hpp>
 #include <csp/result.hpp>
 #include <csp/status.hpp>
-#include <csp/channels/detail/deadline.hpp>
+#include <csp/detail/deadline.hpp>
 #include <csp/channels/receiver.hpp>
 #include <csp/channels/sender.hpp>
 #include <csp/select/detail/select_case.hpp>
