@@ -3,9 +3,19 @@
 // counted value types, and a few checks. Every contract test is a TEMPLATE_TEST_CASE over
 // flavors whose body picks its way of running with one of the CSP_EACH_*_MODE generators.
 
+// GCC 12 at -O2 reports a false -Wmaybe-uninitialized inside csp::runtime's
+// wait_until_all_done (fibers/include/csp/fibers/runtime.hpp, the std::optional
+// `suspect_epoch != seen.epoch` comparison) in every TU that calls runtime::run. That code
+// is not ours to change, and a pragma at the call site does not reach it (the warning is
+// located in <optional>), so the headers are included with that one warning off; this
+// header must come first in every contract TU, before anything includes <optional>. The
+// tests' own code, below the pop, keeps the warning.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <chrono>
 #include <cstddef>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +26,7 @@
 #include "support/counted.hpp"
 #include "support/flavors.hpp"
 #include "support/run_modes.hpp"
+#pragma GCC diagnostic pop
 
 // Generators over the ways of running (use in the test body, outside any process).
 #define CSP_EACH_SINGLE_MODE()                                       \

@@ -3,6 +3,8 @@
 // two), an unbounded channel never fills, a oneshot carries exactly one value. Everything
 // the flavors share is in semantics.cpp and concurrency.cpp.
 
+#include "contract.hpp"  // first: see the note at its top
+
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -11,7 +13,6 @@
 #include <utility>
 #include <vector>
 
-#include "contract.hpp"
 
 using namespace std::chrono_literals;
 using csp::status;

@@ -7,6 +7,8 @@
 //   plain_threads        every process is its own std::thread (its main fiber)
 //   mixed                i%3==0: a fiber on the calling thread, i%3==1: its own std::thread,
 //                        i%3==2: a fiber on one of two worker threads
+//   runtime_pool         fibers on a 3-thread csp::runtime: they share one ready queue and
+//                        may move between its threads (the controller is its root fiber)
 //
 // run_processes(mode, n, body, controller) runs body(0..n-1) concurrently, runs
 // controller() on the calling thread meanwhile (its main fiber, so in fibers_one_thread it
@@ -41,14 +43,16 @@
 
 namespace csp_test {
 
-enum class run_mode { fibers_one_thread, fibers_many_threads, plain_threads, mixed };
+enum class run_mode { fibers_one_thread, fibers_many_threads, plain_threads, mixed, runtime_pool };
 
-inline constexpr run_mode all_run_modes[] = {run_mode::fibers_one_thread,
-                                             run_mode::fibers_many_threads,
-                                             run_mode::plain_threads, run_mode::mixed};
-// The three ways of running one process (mixed only differs when there are several).
+inline constexpr run_mode all_run_modes[] = {
+    run_mode::fibers_one_thread, run_mode::fibers_many_threads, run_mode::plain_threads,
+    run_mode::mixed, run_mode::runtime_pool};
+// The ways of running one process (mixed only differs from fibers_one_thread when there are
+// several).
 inline constexpr run_mode single_run_modes[] = {
-    run_mode::fibers_one_thread, run_mode::fibers_many_threads, run_mode::plain_threads};
+    run_mode::fibers_one_thread, run_mode::fibers_many_threads, run_mode::plain_threads,
+    run_mode::runtime_pool};
 
 constexpr const char* to_string(run_mode m) noexcept {
   switch (m) {
@@ -56,6 +60,7 @@ constexpr const char* to_string(run_mode m) noexcept {
     case run_mode::fibers_many_threads: return "fibers_many_threads";
     case run_mode::plain_threads: return "plain_threads";
     case run_mode::mixed: return "mixed";
+    case run_mode::runtime_pool: return "runtime_pool";
   }
   return "?";
 }
@@ -208,6 +213,20 @@ inline void run_processes(run_mode mode, std::size_t n,
   };
 
   detail::watchdog dog{std::string(label), mode};
+  if (mode == run_mode::runtime_pool) {
+    // The runtime's own deadlock report stays on: a stuck test fails with csp::deadlock_error
+    // naming what each fiber waits in (the watchdog catches what it cannot see).
+    csp::runtime rt{csp::threads(3)};
+    rt.run([&] {
+      std::vector<csp::task<void>> tasks;
+      tasks.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) tasks.push_back(csp::spawn(guarded, i));
+      control();
+      for (auto& t : tasks) t.join();
+    });
+    errors.rethrow_if_any();
+    return;
+  }
   std::vector<std::size_t> here;                  // fibers on the calling thread
   std::vector<std::vector<std::size_t>> workers;  // fibers on worker threads
   std::vector<std::size_t> plain;                 // processes on their own threads
@@ -221,6 +240,8 @@ inline void run_processes(run_mode mode, std::size_t n,
       break;
     case run_mode::plain_threads:
       for (std::size_t i = 0; i < n; ++i) plain.push_back(i);
+      break;
+    case run_mode::runtime_pool:  // handled above
       break;
     case run_mode::mixed:
       workers.resize(2);
@@ -253,8 +274,8 @@ inline void run_processes(run_mode mode, std::size_t n,
 }
 
 // Runs body() as the only process in `mode`: on a fiber of this thread, on a fiber of
-// another thread, or on a plain thread (mixed: a fiber of this thread). Nothing else
-// asserts meanwhile, so body may use Catch2's REQUIRE.
+// another thread, on a plain thread, or on a runtime's fiber (mixed: a fiber of this
+// thread). Nothing else asserts meanwhile, so body may use Catch2's REQUIRE.
 inline void run_alone(run_mode mode, const std::function<void()>& body,
                       std::string_view label = "run_alone") {
   run_processes(mode, 1, [&](std::size_t) { body(); }, {}, label);
