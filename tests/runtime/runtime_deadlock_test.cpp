@@ -1,8 +1,9 @@
 // The runtime's deadlock report and fiber list: real deadlocks (channels, join, select,
 // wait_group) are reported with the fibers and the channel names; nothing is reported while
-// a timer, a timed operation or a sleep is pending; runtime::fibers() shows blocked fibers
-// from another thread. Two checks run in a child process (this binary, re-executed on one
-// hidden test): deadlock_policy::abort prints the report and aborts, and an overflow of a
+// a timer, a timed operation or a sleep is pending, nor while a woken fiber waits for its
+// (stalled) worker thread; runtime::fibers() shows blocked fibers from another thread.
+// Two checks run in a child process (this binary, re-executed on one hidden test):
+// deadlock_policy::abort prints the report and aborts, and an overflow of a
 // csp::stack::guarded stack faults instead of running on.
 //
 // Deadlocked fibers are abandoned by design: the fibers here capture only values (handles),
@@ -25,9 +26,11 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <csp/csp.hpp>
@@ -413,6 +416,111 @@ TEST_CASE("deadlock: no report while the only way forward is a pending timer or 
   }
   // The runtime is still usable: no deadlock was reported in any scenario.
   REQUIRE(rt.run([] { return 7; }) == 7);
+}
+
+namespace {
+
+// SIGUSR1 handler that holds its thread for 300 ms: stands in for the OS not scheduling a
+// worker thread for a while, as happens on any loaded machine.
+std::atomic<int> stall_state{0};  // 0 idle, 1 stalling, 2 done (lock-free: signal-safe)
+
+void stall_handler(int) {
+  stall_state.store(1);
+  timespec ts{};
+  ts.tv_nsec = 300'000'000;
+  while (::nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+  stall_state.store(2);
+}
+
+}  // namespace
+
+TEST_CASE("deadlock: no report while a woken fiber waits for its worker thread to get the CPU",
+          "[runtime][deadlock][stall]") {
+  // Fiber B parks on worker thread b: in recv on a channel (woken by the root's send), or in
+  // recv on csp::after(150ms) (woken by the timer thread). The root A, spinning on the other
+  // worker, stalls thread b with a signal handler that sleeps 300 ms (as the OS does to a
+  // thread on a loaded machine); B is woken meanwhile (queued for thread b) and A waits for
+  // it. For those 300 ms every fiber looks parked and every worker idle, but B has been
+  // woken and will finish: this is not a deadlock, and run() must return B's answer.
+  const bool by_timer = GENERATE(false, true);
+  CAPTURE(by_timer);
+  struct sigaction action {};
+  struct sigaction previous {};
+  action.sa_handler = stall_handler;
+  sigemptyset(&action.sa_mask);
+  REQUIRE(::sigaction(SIGUSR1, &action, &previous) == 0);
+  stall_state.store(0);
+
+  // Shared state lives in a shared_ptr: if the runtime wrongly reports a deadlock, its
+  // abandoned fibers still run on afterwards and must not touch this test's stack.
+  struct shared {
+    std::atomic<bool> b_started{false};
+    pthread_t b_thread{};
+    std::atomic<bool> b_woke{false};
+    std::atomic<bool> arranged{false};  // B parked on the other thread, which was stalled
+  };
+  auto st = std::make_shared<shared>();
+  csp::runtime rt{csp::threads(2), fast_checks()};
+  std::optional<std::string> report;
+  int answer = -1;
+  try {
+    answer = rt.run([st, &rt, by_timer] {
+      auto [req_tx, req_rx] = csp::make_channel<int>(0, "request");
+      auto b = csp::spawn(
+          [st, by_timer](csp::receiver<int> in) {
+            st->b_thread = ::pthread_self();
+            st->b_started = true;
+            int v = -3;
+            if (by_timer) {
+              if (csp::after(150ms).recv()) v = 41;
+            } else if (auto r = in.recv()) {
+              v = *r;
+            }
+            st->b_woke = true;
+            return v + 1;
+          },
+          req_rx);
+      // A (the root) spins without yielding from here on: it keeps its worker thread, so B
+      // runs, and parks, on the other one.
+      const pthread_t a_thread = ::pthread_self();
+      const auto give_up = csp_rt_test::give_up_deadline();
+      auto b_parked = [&rt] {
+        for (const csp::fiber_info& f : rt.fibers()) {
+          if (f.id == 2 && f.state == "blocked") return true;
+        }
+        return false;
+      };
+      while (!(st->b_started.load() && b_parked()) && std::chrono::steady_clock::now() < give_up) {
+      }
+      // B is marked blocked just before it suspends: give it time to finish suspending and
+      // its worker time to go idle.
+      const auto settle = std::chrono::steady_clock::now() + 20ms;
+      while (std::chrono::steady_clock::now() < settle) {
+      }
+      if (st->b_started.load() && ::pthread_equal(::pthread_self(), a_thread) &&
+          !::pthread_equal(a_thread, st->b_thread) && ::pthread_kill(st->b_thread, SIGUSR1) == 0) {
+        while (stall_state.load() == 0 && std::chrono::steady_clock::now() < give_up) {
+        }
+        st->arranged = stall_state.load() == 1 && !st->b_woke.load();
+      }
+      if (!by_timer) req_tx.send(41);  // wakes B: queued for the stalled thread b
+      return b.join();
+    });
+  } catch (const csp::deadlock_error& e) {
+    report = e.what();
+  }
+  // Let the handler finish before restoring the previous action.
+  const auto give_up = csp_rt_test::give_up_deadline();
+  while (stall_state.load() == 1 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ::sigaction(SIGUSR1, &previous, nullptr);
+
+  REQUIRE(st->arranged.load());
+  INFO("false deadlock report: " << report.value_or("(none)"));
+  REQUIRE_FALSE(report);
+  REQUIRE(answer == 42);
 }
 
 // ---------------------------------------------------------------------------------------
