@@ -26,25 +26,41 @@
 
 #include "select_support.hpp"
 
-// ---- counting allocator: every other form of new/delete of libstdc++ forwards to these
-// (the aligned forms excepted, which nothing here uses for long-lived data).
+// ---- counting allocator. Every non-aligned form of new and delete is replaced, so that
+// memory always goes back through the same family it came from (ASan checks that). The
+// aligned forms are left alone: nothing here uses them for long-lived data.
 
 namespace {
 std::atomic<long long> g_live_allocations{0};
-}
 
-void* operator new(std::size_t n) {
+void* counted_alloc(std::size_t n) noexcept {
   void* p = std::malloc(n == 0 ? 1 : n);
-  if (p == nullptr) throw std::bad_alloc();
-  g_live_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (p != nullptr) g_live_allocations.fetch_add(1, std::memory_order_relaxed);
   return p;
 }
-void operator delete(void* p) noexcept {
+void counted_free(void* p) noexcept {
   if (p == nullptr) return;
   g_live_allocations.fetch_sub(1, std::memory_order_relaxed);
   std::free(p);
 }
-void operator delete(void* p, std::size_t) noexcept { ::operator delete(p); }
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (void* p = counted_alloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  if (void* p = counted_alloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void operator delete(void* p) noexcept { counted_free(p); }
+void operator delete[](void* p) noexcept { counted_free(p); }
+void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
 
 using namespace std::chrono_literals;
 using sel_test::mode;
