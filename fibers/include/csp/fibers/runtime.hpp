@@ -187,20 +187,17 @@ class runtime {
 
   void wait_until_all_done() {
     const auto period = shared_->options.deadlock_check_period;
-    std::optional<std::uint64_t> suspect_epoch;
+    bool suspect = false;
+    std::uint64_t suspect_epoch = 0;
     while (!shared_->core.wait_all_done_for(period)) {
       if (!shared_->options.detect_deadlocks) continue;
       const auto seen = shared_->core.observe();
       const bool stuck = seen.live > 0 && seen.blocked == seen.live &&
                          shared_->core.pool.all_idle(workers_.size()) &&
                          detail::external_wake_sources().load() == 0;
-      if (!stuck) {
-        suspect_epoch.reset();
-      } else if (suspect_epoch != seen.epoch) {
-        suspect_epoch = seen.epoch;  // stuck now; confirm at the next check
-      } else {
-        report_deadlock();
-      }
+      if (stuck && suspect && suspect_epoch == seen.epoch) report_deadlock();
+      suspect = stuck;  // stuck now: confirm at the next check, if nothing happened between
+      suspect_epoch = seen.epoch;
     }
   }
 

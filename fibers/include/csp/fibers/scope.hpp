@@ -27,17 +27,16 @@ class scope {
   // Joins every fiber still running. A failure nobody observed with join() is dropped.
   ~scope() { join_all(); }
 
-  // Starts f(args...) on a new fiber owned by this scope. Never blocks. Not thread-safe:
-  // one fiber adds to a scope at a time.
+  // Starts f(args...) on a new fiber owned by this scope. Never blocks. Thread-safe: the
+  // scope's fibers may add more fibers to it.
   template <class F, class... Args>
     requires(!std::is_same_v<std::remove_cvref_t<F>, stack>)
   void go(F&& f, Args&&... args) {
-    tasks_.push_back(csp::spawn(guarded(detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...))));
+    add(csp::spawn(guarded(detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...))));
   }
   template <class F, class... Args>
   void go(const stack& s, F&& f, Args&&... args) {
-    tasks_.push_back(
-        csp::spawn(s, guarded(detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...))));
+    add(csp::spawn(s, guarded(detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...))));
   }
 
   // Blocks until every fiber of the scope has finished, then rethrows the first exception
@@ -65,17 +64,26 @@ class scope {
     };
   }
 
+  void add(task<void> t) {
+    std::lock_guard lk(mutex_);
+    tasks_.push_back(std::move(t));
+  }
+
   void join_all() noexcept {
     // Fibers may add more fibers to the scope while we wait: loop until none is left.
-    while (!tasks_.empty()) {
-      std::vector<task<void>> batch = std::move(tasks_);
-      tasks_.clear();
+    for (;;) {
+      std::vector<task<void>> batch;
+      {
+        std::lock_guard lk(mutex_);
+        batch.swap(tasks_);
+      }
+      if (batch.empty()) return;
       for (task<void>& t : batch) t.join();
     }
   }
 
+  std::mutex mutex_;  // guards tasks_ and first_error_: scope fibers may run on any thread
   std::vector<task<void>> tasks_;
-  std::mutex mutex_;  // guards first_error_ (fibers may end on different threads)
   std::exception_ptr first_error_;
 };
 

@@ -67,14 +67,24 @@ class waiter {
     boost::fibers::detail::spinlock_lock lk(splk_);
     reason_ = reason;
     notified_ = true;
+    if (blocked_record_) {
+      blocked_record_->runtime->unblock(*blocked_record_);
+      blocked_record_ = nullptr;
+    }
     if (parked_) waker_.wake();
   }
 
   // Owner: parks until notified. Returns the claimed case's id. `site` says what the
   // fiber waits in, for its runtime's fiber list and deadlock detection.
   std::uint32_t park(const wait_site* site = nullptr) {
-    blocked_scope blocked(site);
+    fiber_record* record = site ? current_record() : nullptr;
     boost::fibers::detail::spinlock_lock lk(splk_);
+    if (record && !notified_) {
+      // Marked blocked until notify() — not until this fiber runs again: a woken fiber
+      // waiting for its thread must not look deadlocked to the runtime.
+      record->runtime->block(*record, *site);
+      blocked_record_ = record;
+    }
     wait_notified(lk);
     return claimed_case();
   }
@@ -133,6 +143,7 @@ class waiter {
   boost::fibers::waker waker_;
   bool parked_ = false;
   bool notified_ = false;
+  fiber_record* blocked_record_ = nullptr;  // set while counted as blocked by its runtime
   wake_reason reason_ = wake_reason::done;
 };
 

@@ -92,7 +92,9 @@ std::size_t select(Cases&&... cases) {
 
   std::size_t fired = 0;
   switch (outcome.kind) {
-    case detail::select_outcome::fired: fired = positions[outcome.index]; break;
+    case detail::select_outcome::fired:
+      if constexpr (channel_cases > 0) fired = positions[outcome.index];
+      break;
     case detail::select_outcome::timed_out: fired = timeout_position; break;
     case detail::select_outcome::defaulted: fired = default_position; break;
   }

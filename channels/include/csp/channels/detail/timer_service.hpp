@@ -87,17 +87,20 @@ class timer_service {
         continue;
       }
       const clock::time_point now = clock::now();
-      if (heap_.front().when > now) {
-        wake_.wait_until(lk, heap_.front().when);
+      if (const clock::time_point next = heap_.front().when; next > now) {
+        // A copy: the heap may reallocate while wait_until has the lock released.
+        wake_.wait_until(lk, next);
         continue;
       }
       std::pop_heap(heap_.begin(), heap_.end(), later{});
       timer due = std::move(heap_.back());
       heap_.pop_back();
-      external_wake_sources().fetch_sub(1, std::memory_order_relaxed);
       lk.unlock();
       // Outside our lock: try_send takes the channel's lock and may wake its receiver.
       const status s = due.tx.try_send(now);
+      // Only now, with the receiver woken (and so no longer counted blocked), does this
+      // timer stop counting as a possible wake-up.
+      external_wake_sources().fetch_sub(1, std::memory_order_relaxed);
       lk.lock();
       if (s != status::closed && due.period > clock::duration::zero()) {
         // Skip the periods already missed, keeping the phase: ticks never pile up.

@@ -58,19 +58,23 @@ class ready_pool {
       idle_.wait_until(lk, deadline, ready);
     }
     --idle_workers_;
+    if (woken) --pending_wakes_;
     woken = false;
   }
 
-  // True when all `workers` wait for work with nothing queued: nothing is running.
+  // True when all `workers` wait for work with nothing queued and no wake-up on its way
+  // to one of them (a fiber woken from another thread sits in its worker's remote queue
+  // until that worker runs): nothing is running or about to.
   bool all_idle(std::size_t workers) const {
     std::lock_guard lk(mutex_);
-    return idle_workers_ == workers && queue_.empty();
+    return idle_workers_ == workers && queue_.empty() && pending_wakes_ == 0;
   }
 
   // Wakes every idle worker so each can check its own `woken` flag.
   void wake(bool& woken) {
     {
       std::lock_guard lk(mutex_);
+      if (!woken) ++pending_wakes_;
       woken = true;
     }
     idle_.notify_all();
@@ -81,6 +85,7 @@ class ready_pool {
   std::condition_variable idle_;
   std::deque<boost::fibers::context*> queue_;
   std::size_t idle_workers_ = 0;
+  std::size_t pending_wakes_ = 0;  // `woken` flags set and not yet seen by their worker
 };
 
 // Installed on every worker thread of a runtime (boost::fibers::use_scheduling_algorithm).
