@@ -417,7 +417,7 @@ TEMPLATE_TEST_CASE(
   csp_test::reset_counts();
   constexpr std::size_t producers = 3;
   constexpr std::size_t consumers = 3;
-  const std::size_t per_producer = 800 * csp_test::stress_scale();
+  const std::size_t per_producer = 2000 * csp_test::stress_scale();
   std::vector<consumer_log> logs(consumers);
   std::vector<std::size_t> sent(producers, 0);
   std::vector<status> endings(consumers, status::ok);

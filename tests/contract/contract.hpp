@@ -85,12 +85,12 @@ inline csp::clock::duration elapsed_since(csp::clock::time_point t0) {
   return csp::clock::now() - t0;
 }
 
-// Sends counted values with ids [first, first + count) through the channel while a fiber of
-// this thread receives them; returns the ids received. Works in every flavor (the receiver
-// runs alongside, so rendezvous works too) and from any fiber or thread.
+// Sends counted values with ids [first, first + count) through the channel while a partner
+// (a fiber of this thread) receives them; returns the ids received. Works in every flavor
+// (the receiver runs alongside, so rendezvous works too) and from any fiber or thread.
 template <class T>
 std::vector<int> roundtrip(csp::sender<T>& tx, csp::receiver<T>& rx, int first, int count) {
-  auto receiver = csp::spawn([&rx, count] {
+  auto receiver = start_partner([&rx, count] {
     std::vector<int> ids;
     for (int i = 0; i < count; ++i) {
       auto r = rx.recv();
@@ -102,7 +102,7 @@ std::vector<int> roundtrip(csp::sender<T>& tx, csp::receiver<T>& rx, int first, 
   for (int i = 0; i < count; ++i) {
     if (!tx.send(T(first + i))) break;
   }
-  return receiver.join();
+  return join_partner(receiver);
 }
 
 inline std::vector<int> iota_ids(std::size_t n, int first = 0) {

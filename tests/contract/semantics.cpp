@@ -600,7 +600,7 @@ TEMPLATE_TEST_CASE("contract: receives return results with the right status",
 
     // `while (auto v = rx.recv())` receives every value, then stops at closed.
     std::vector<int> got;
-    auto producer = csp::spawn([&tx] {
+    auto producer = csp_test::start_partner([&tx] {
       for (int i = 0; i < 5; ++i) {
         if (!tx.send(move_only(i))) break;
       }
@@ -613,7 +613,7 @@ TEMPLATE_TEST_CASE("contract: receives return results with the right status",
       REQUIRE(owned.id() == got.back());
       REQUIRE(v->moved_from());
     }
-    producer.join();
+    csp_test::join_partner(producer);
     REQUIRE(got == csp_test::iota_ids(csp_test::streamable<F>(5)));
     csp::result<move_only> closed = rx.recv();
     REQUIRE(closed.status() == status::closed);
