@@ -634,8 +634,24 @@ child_outcome run_child_test(const std::string& test_name) {
   std::string exe = "/proc/self/exe";
   std::string name = test_name;
   std::vector<char*> argv{exe.data(), name.data(), nullptr};
+  // Under ASan, its own SEGV/SIGBUS handler would turn the expected fault into a report
+  // and exit(1): let the child die of the signal, as it does without sanitizers.
+  std::vector<std::string> env_strings;
+  std::string asan = "ASAN_OPTIONS=handle_segv=0:handle_sigbus=0";
+  for (char** e = environ; *e; ++e) {
+    const std::string entry = *e;
+    if (entry.rfind("ASAN_OPTIONS=", 0) == 0) {
+      asan = entry + ":handle_segv=0:handle_sigbus=0";
+    } else {
+      env_strings.push_back(entry);
+    }
+  }
+  env_strings.push_back(asan);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc = ::posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), envp.data());
   ::posix_spawn_file_actions_destroy(&actions);
   if (rc == 0) {
     out.started = true;
