@@ -526,7 +526,9 @@ TEST_CASE("tick(p) never piles up missed ticks", "[timers][tick]") {
           if (*r < drain_start) ++pending;
           last = *r;
         }
-        SEL_CHECK(pending <= 1);
+        // One buffered tick, plus at most one the timer thread had stamped just before the
+        // drain began and delivered during it; eight missed periods would give eight.
+        SEL_CHECK(pending <= 2);
         // ... and it keeps ticking afterwards.
         auto next = t.recv();
         SEL_CHECK(next.status() == csp::status::ok);
@@ -548,7 +550,7 @@ TEST_CASE("tick(p) never piles up missed ticks", "[timers][tick]") {
         if (!got) break;
         if (when < drain_start) ++pending;
       }
-      SEL_CHECK(pending <= 1);
+      SEL_CHECK(pending <= 2);  // one buffered, at most one in flight (see above)
     }, "tick piles up");
   }
 }
