@@ -3,7 +3,8 @@
 // its fibers) or as the first argument of csp::go / csp::spawn (for one fiber).
 //
 //   csp::stack::fixed(64 * 1024)    plain heap stacks (Boost.Context fixedsize_stack)
-//   csp::stack::pooled(64 * 1024)   recycled from a pool shared by copies of this object
+//   csp::stack::pooled(64 * 1024)   recycled from a pool shared by copies of this object;
+//                                   thread-safe: fibers may start and end on any threads
 //   csp::stack::guarded(64 * 1024)  mmap'd with a guard page below: an overflow faults at once
 //
 // Sizes are rounded up by Boost.Context to what the platform accepts; memory is committed
@@ -15,12 +16,12 @@
 #include <utility>
 
 #include <boost/context/fixedsize_stack.hpp>
-#include <boost/context/pooled_fixedsize_stack.hpp>
 #include <boost/context/protected_fixedsize_stack.hpp>
 #include <boost/context/stack_traits.hpp>
 #include <boost/fiber/fiber.hpp>
 
 #include <csp/errors.hpp>
+#include <csp/fibers/detail/stack_pool.hpp>
 
 namespace csp {
 
@@ -36,7 +37,7 @@ class stack {
   static stack fixed(std::size_t size = default_size()) { return stack(kind::fixed, size); }
   static stack pooled(std::size_t size = default_size()) {
     stack s(kind::pooled, size);
-    s.pool_ = std::make_shared<boost::context::pooled_fixedsize_stack>(s.size_);
+    s.pool_ = std::make_shared<detail::stack_pool>(s.size_);
     return s;
   }
   static stack guarded(std::size_t size = default_size()) { return stack(kind::guarded, size); }
@@ -49,7 +50,8 @@ class stack {
   boost::fibers::fiber launch(Fn&& fn) const {
     switch (kind_) {
       case kind::pooled:
-        return boost::fibers::fiber(std::allocator_arg, *pool_, std::forward<Fn>(fn));
+        return boost::fibers::fiber(std::allocator_arg, detail::pooled_stack_allocator(pool_),
+                                    std::forward<Fn>(fn));
       case kind::guarded:
         return boost::fibers::fiber(std::allocator_arg,
                                     boost::context::protected_fixedsize_stack(size_),
@@ -71,7 +73,7 @@ class stack {
 
   kind kind_;
   std::size_t size_;
-  std::shared_ptr<boost::context::pooled_fixedsize_stack> pool_;
+  std::shared_ptr<detail::stack_pool> pool_;  // kind::pooled only; shared by copies
 };
 
 }  // namespace csp
