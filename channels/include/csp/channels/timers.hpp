@@ -35,20 +35,21 @@ inline receiver<clock::time_point> start_timer(clock::time_point first, clock::d
 }
 }  // namespace detail
 
-// A receiver that gets one value, the steady-clock time it fired, `delay` from now.
-// Thread-safe; never blocks.
+// A receiver that gets one value, the steady-clock time it fired, `delay` from now (a huge
+// delay saturates: never). Thread-safe; never blocks.
 template <class Rep, class Period>
 receiver<clock::time_point> after(std::chrono::duration<Rep, Period> delay) {
   return detail::start_timer(detail::deadline_after(delay), clock::duration::zero());
 }
 
-// A receiver that gets a value every `period`, starting one period from now. Throws
-// csp::invalid_argument for a period that is not positive.
+// A receiver that gets a value every `period`, starting one period from now; a huge period
+// saturates (hours::max(): never). Thread-safe; never blocks. Throws csp::invalid_argument
+// for a period that is not positive.
 template <class Rep, class Period>
 receiver<clock::time_point> tick(std::chrono::duration<Rep, Period> period) {
-  const auto p = std::chrono::ceil<clock::duration>(period);
+  const clock::duration p = detail::saturating_ceil(period);
   if (p <= clock::duration::zero()) throw invalid_argument("csp::tick: period must be positive");
-  return detail::start_timer(clock::now() + p, p);
+  return detail::start_timer(detail::deadline_after(p), p);
 }
 
 // A receiver that is never ready: recv blocks forever, recv_for times out, a select case on

@@ -7,8 +7,18 @@
 //   csp::otherwise([] {...})                       // default: the select never blocks
 //
 // Handlers may also take no argument. A case on an empty handle is never ready (Go's nil
-// channel), which switches it off. Cases are meant to be built inside the select(...) call;
-// a case keeps a reference to an lvalue handle or value passed to it, and owns rvalues.
+// channel), which switches it off.
+//
+// A channel case borrows what it is given (an lvalue handle, the value of a send, even a
+// temporary such as the 42 in on_send(tx, 42, f)): it is neither copyable nor movable, and
+// csp::select takes its cases by value, so the only way to use one is to build it right in
+// the select(...) call. A case stored in a variable cannot be passed on (that does not
+// compile), so nothing it refers to can die before the select that uses it ends.
+//
+// A receive handler gets the result by reference when it takes `const result<T>&` or
+// `result<T>&&` (or `result<T>&`): the value moves once, from the channel into the case.
+// A handler that takes `result<T>` by value asks for one more move, into its parameter; if
+// that move throws, the exception leaves select and the value is lost.
 
 #include <chrono>
 #include <concepts>
@@ -28,10 +38,14 @@
 namespace csp {
 namespace detail {
 
+// Passes `arg` as an xvalue (binds `const A&`, `A&&` and by-value parameters), else as an
+// lvalue (binds `A&`), else calls f().
 template <class F, class Arg>
-void invoke_handler(F& f, Arg&& arg) {
+void invoke_handler(F& f, Arg& arg) {
   if constexpr (std::is_invocable_v<F&, Arg&&>) {
-    f(std::forward<Arg>(arg));
+    f(std::move(arg));
+  } else if constexpr (std::is_invocable_v<F&, Arg&>) {
+    f(arg);
   } else {
     static_assert(std::is_invocable_v<F&>,
                   "a select handler takes the case's argument (result<T> for a receive, "
@@ -48,21 +62,22 @@ class recv_case final : public select_case {
   // Owns an rvalue handle (e.g. csp::on_recv(csp::after(1s), ...)).
   recv_case(receiver<T>&& rx, F handler)
       : keep_alive_(std::move(rx)), state_(keep_alive_.state()), handler_(std::move(handler)) {}
+  recv_case(const recv_case&) = delete;
+  recv_case& operator=(const recv_case&) = delete;
 
   spinlock* lock() noexcept override { return state_ ? &state_->lock() : nullptr; }
 
+  // result_ holds no value here: fire() empties it after the handler, outside every lock,
+  // so no value of the user's is ever destroyed under a channel lock (its destructor may
+  // drop the last handle of a channel whose lock this very select holds).
   bool poll_locked() override {
-    auto& out = result_access::storage(result_);
-    out.reset();
-    const status s = state_->recv_locked(out);
+    const status s = state_->recv_locked(result_access::storage(result_));
     if (s == status::empty) return false;
     result_access::set_status(result_, s);
     return true;
   }
   void link_locked(wait_entry& e) noexcept override {
-    auto& out = result_access::storage(result_);
-    out.reset();
-    e.slot = &out;
+    e.slot = &result_access::storage(result_);
     state_->link_receiver(e);
   }
   void unlink_locked(wait_entry& e) noexcept override { state_->unlink_receiver(e); }
@@ -70,7 +85,13 @@ class recv_case final : public select_case {
     result_access::set_status(result_,
                               reason == wake_reason::done ? status::ok : status::closed);
   }
-  void fire() override { invoke_handler(handler_, std::move(result_)); }
+  void fire() override {
+    struct empty_after {  // also when the handler throws
+      result<T>& r;
+      ~empty_after() { result_access::storage(r).reset(); }
+    } guard{result_};
+    invoke_handler(handler_, result_);
+  }
   void describe(std::string& out) const override {
     out += "recv on ";
     if (state_) {
@@ -173,8 +194,9 @@ detail::recv_case<T, std::decay_t<F>> on_recv(receiver<T>&& rx, F&& handler) {
 }
 
 // Ready when `value` can be sent (handler gets true) or tx is closed (false; not sent).
-// A T rvalue (std::move(v), a temporary) is moved from only if this case fires, so a
-// select that took another case leaves it intact; an lvalue is copied, as by send().
+// A T rvalue (std::move(v), a temporary) is borrowed and moved from only if this case fires,
+// so a select that took another case leaves it intact; an lvalue is copied, as by send().
+// (Borrowing is safe because a case can only be built inside the select call: see above.)
 template <class T, class U, class F>
   requires std::constructible_from<T, U&&>
 auto on_send(const sender<T>& tx, U&& value, F&& handler) {

@@ -44,8 +44,11 @@ inline constexpr bool is_default_case_v = is_default_case<std::remove_cvref_t<C>
 
 }  // namespace detail
 
+// Cases are taken by value: channel cases are neither copyable nor movable, so each must be
+// built in the call itself (a prvalue initializes the parameter in place) and whatever it
+// borrows outlives it. Passing a case stored in a variable does not compile.
 template <class... Cases>
-std::size_t select(Cases&&... cases) {
+std::size_t select(Cases... cases) {
   static_assert(sizeof...(Cases) > 0, "csp::select needs at least one case");
   static_assert(((detail::is_channel_case_v<Cases> || detail::is_timeout_case_v<Cases> ||
                   detail::is_default_case_v<Cases>) && ...),

@@ -9,6 +9,9 @@
 // Same semantics as csp::select. A selector keeps copies of the handles it was given, and
 // a reference to each value given to on_send. One selector is used by one fiber at a time;
 // distinct selectors over the same channels may be used concurrently from any threads.
+// A handler may add and remove cases of its own selector, its own case included (the fan-in
+// idiom: remove the case whose channel just closed); a removed case never fires again and
+// is destroyed once the running handler has returned.
 
 #include <algorithm>
 #include <chrono>
@@ -58,9 +61,11 @@ class selector {
   case_id on_send(const sender<T>&, T&&, F&&) = delete;  // the value would dangle
 
   // Adds a timeout: each select() waits `timeout` at most, counted from its own start.
+  // Huge durations saturate (hours::max() never fires); zero or negative ones fire at once
+  // when no channel case is ready.
   template <class Rep, class Period, class F>
   case_id on_timeout(std::chrono::duration<Rep, Period> timeout, F&& handler) {
-    return add_special(std::forward<F>(handler), std::chrono::ceil<clock::duration>(timeout), {});
+    return add_special(std::forward<F>(handler), detail::saturating_ceil(timeout), {});
   }
 
   // Adds a fixed deadline for every select() of this selector.
@@ -74,15 +79,18 @@ class selector {
   template <class F>
   case_id otherwise(F&& handler) {
     for (const auto& s : specials_) {
-      if (s.is_default) throw invalid_argument("csp::selector: a second otherwise(...) case");
+      if (s->is_default) throw invalid_argument("csp::selector: a second otherwise(...) case");
     }
-    specials_.push_back({slots_.size(), std::forward<F>(handler), true, {}, {}});
+    specials_.push_back(std::make_unique<special>(
+        special{slots_.size(), std::forward<F>(handler), true, {}, {}}));
     slots_.push_back(kind::special);
     return slots_.size() - 1;
   }
 
-  // Removes a case; select() will never fire it again. Throws csp::invalid_argument for an
-  // id that was never returned or was already removed.
+  // Removes a case; select() will never fire it again. Allowed from a handler of this
+  // selector, its own case included: the case is then destroyed when that handler returns.
+  // Never blocks. Throws csp::invalid_argument for an id that was never returned or was
+  // already removed.
   void remove(case_id id) {
     if (id >= slots_.size() || slots_[id] == kind::removed) {
       throw invalid_argument("csp::selector::remove: no case with id " + std::to_string(id));
@@ -90,10 +98,16 @@ class selector {
     if (slots_[id] == kind::channel) {
       auto it = std::find_if(channels_.begin(), channels_.end(),
                              [id](const channel_entry& e) { return e.id == id; });
+      std::unique_ptr<owned_base> holder = std::move(it->holder);
       channels_.erase(it);
       rebuild_views();
+      if (firing_) retired_cases_.push_back(std::move(holder));
     } else {
-      std::erase_if(specials_, [id](const special& s) { return s.id == id; });
+      auto it = std::find_if(specials_.begin(), specials_.end(),
+                             [id](const std::unique_ptr<special>& s) { return s->id == id; });
+      std::unique_ptr<special> holder = std::move(*it);
+      specials_.erase(it);
+      if (firing_) retired_specials_.push_back(std::move(holder));
     }
     slots_[id] = kind::removed;
   }
@@ -103,21 +117,24 @@ class selector {
 
   // Blocks until one case can proceed, performs it, runs its handler and returns its id.
   // Throws csp::invalid_argument if it could only block forever (no enabled channel case,
-  // no timeout, no default). Not reentrant: do not call select() on the same selector from
-  // one of its handlers.
+  // no timeout, no default), or when called from one of this selector's own handlers.
   case_id select() {
+    if (firing_) {
+      throw invalid_argument("csp::selector::select called from one of its own handlers");
+    }
     std::optional<clock::time_point> deadline;
-    const special* timeout = nullptr;
-    const special* fallback = nullptr;
-    for (const special& s : specials_) {
-      if (s.is_default) {
-        fallback = &s;
+    special* timeout = nullptr;
+    special* fallback = nullptr;
+    for (const std::unique_ptr<special>& s : specials_) {
+      if (s->is_default) {
+        fallback = s.get();
         continue;
       }
-      const clock::time_point d = s.relative ? detail::deadline_after(*s.relative) : s.absolute;
+      const clock::time_point d =
+          s->relative ? detail::deadline_after(*s->relative) : s->absolute;
       if (!deadline || d < *deadline) {
         deadline = d;
-        timeout = &s;
+        timeout = s.get();
       }
     }
     bool any_enabled = false;
@@ -130,16 +147,36 @@ class selector {
     entries_.resize(n);
     const detail::select_outcome outcome = detail::run_select(
         views_, {order_, locks_, entries_}, deadline ? &*deadline : nullptr, fallback != nullptr);
+
+    // The handler may add or remove cases, its own included: it runs on the case object
+    // (heap-allocated, so it does not move when the vectors grow), its id is taken first,
+    // and what it removes is destroyed only after it returns.
+    struct firing_scope {
+      selector& sel;
+      explicit firing_scope(selector& s) : sel(s) { sel.firing_ = true; }
+      ~firing_scope() {
+        sel.firing_ = false;
+        sel.retired_cases_.clear();
+        sel.retired_specials_.clear();
+      }
+    } firing(*this);
     switch (outcome.kind) {
-      case detail::select_outcome::fired:
-        channels_[outcome.index].c->fire();
-        return channels_[outcome.index].id;
-      case detail::select_outcome::timed_out:
+      case detail::select_outcome::fired: {
+        const channel_entry& e = channels_[outcome.index];
+        const case_id id = e.id;
+        e.c->fire();
+        return id;
+      }
+      case detail::select_outcome::timed_out: {
+        const case_id id = timeout->id;
         timeout->handler();
-        return timeout->id;
-      case detail::select_outcome::defaulted:
+        return id;
+      }
+      case detail::select_outcome::defaulted: {
+        const case_id id = fallback->id;
         fallback->handler();
-        return fallback->id;
+        return id;
+      }
     }
     return 0;  // unreachable
   }
@@ -182,7 +219,8 @@ class selector {
   template <class F>
   case_id add_special(F&& handler, std::optional<clock::duration> relative,
                       clock::time_point absolute) {
-    specials_.push_back({slots_.size(), std::forward<F>(handler), false, relative, absolute});
+    specials_.push_back(std::make_unique<special>(
+        special{slots_.size(), std::forward<F>(handler), false, relative, absolute}));
     slots_.push_back(kind::special);
     return slots_.size() - 1;
   }
@@ -195,7 +233,10 @@ class selector {
   std::vector<kind> slots_;
   std::vector<channel_entry> channels_;
   std::vector<detail::select_case*> views_;
-  std::vector<special> specials_;
+  std::vector<std::unique_ptr<special>> specials_;
+  bool firing_ = false;  // a handler of this selector is running
+  std::vector<std::unique_ptr<owned_base>> retired_cases_;  // removed while firing
+  std::vector<std::unique_ptr<special>> retired_specials_;
   std::vector<std::uint32_t> order_;
   std::vector<detail::spinlock*> locks_;
   std::vector<detail::wait_entry> entries_;

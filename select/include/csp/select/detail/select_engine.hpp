@@ -7,8 +7,8 @@
 //  2. Poll the cases in a fresh random order; the first that can proceed is performed, under
 //     the locks, and wins. Random order gives a uniform choice among ready cases.
 //  3. Nothing ready: take the default case if there is one, or time out if the deadline
-//     has passed. Otherwise link one wait entry per case, all owned by one waiter, release
-//     the locks and park.
+//     has passed. Otherwise link one wait entry per case (in the same random order), all
+//     owned by one waiter, release the locks and park.
 //  4. A partner that finds one of the entries claims the waiter (CAS) before it touches the
 //     entry's slot; claims on the other entries then fail, so exactly one case is ever
 //     performed and the losers consume and send nothing. Entries are only ever paired with
@@ -120,7 +120,10 @@ inline select_outcome run_select(std::span<select_case* const> cases, select_scr
     }
 
     waiter w;
-    for (std::uint32_t k = 0; k < n; ++k) {
+    // Linked in the poll's random order, not case order: a channel serves its waiters first
+    // in, first out, so several cases on one channel would otherwise always complete the
+    // first-listed one once the select parks.
+    for (std::uint32_t k : scratch.order) {
       if (!cases[k]->lock()) continue;
       scratch.entries[k] = wait_entry{&w, k};
       cases[k]->link_locked(scratch.entries[k]);
