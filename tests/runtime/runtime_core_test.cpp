@@ -593,6 +593,80 @@ TEST_CASE("runtime: run returns only after every fiber started inside it has fin
   }
 }
 
+namespace {
+
+// Holds a sender and lets it go only after a pause: a capture whose destruction is slow, so
+// a run() that returns before its fibers' captures are destroyed sees the channel open.
+class slow_sender_holder {
+ public:
+  slow_sender_holder(csp::sender<int> tx, std::shared_ptr<std::atomic<int>> destroyed)
+      : tx_(std::move(tx)), destroyed_(std::move(destroyed)) {}
+  slow_sender_holder(slow_sender_holder&& o) noexcept
+      : tx_(std::move(o.tx_)), destroyed_(std::move(o.destroyed_)) {}
+  slow_sender_holder& operator=(slow_sender_holder&&) = delete;
+  ~slow_sender_holder() {
+    if (!destroyed_) return;  // moved from
+    std::this_thread::sleep_for(30ms);
+    destroyed_->fetch_add(1);
+    // tx_ dies after this body: the channel closes only now.
+  }
+
+ private:
+  csp::sender<int> tx_;
+  std::shared_ptr<std::atomic<int>> destroyed_;
+};
+
+}  // namespace
+
+TEST_CASE("runtime: run returns only after every fiber's callable and captures are destroyed",
+          "[runtime][run][captures]") {
+  const std::size_t threads = GENERATE(std::size_t{1}, std::size_t{2}, std::size_t{4});
+  CAPTURE(threads);
+  auto destroyed = std::make_shared<std::atomic<int>>(0);
+  auto [tx, rx] = csp::make_channel<int>();
+  csp::runtime rt{csp::threads(threads)};
+
+  SECTION("the root's capture holds the last sender") {
+    rt.run([h = slow_sender_holder(std::move(tx), destroyed)] {});
+    REQUIRE(destroyed->load() == 1);
+  }
+  SECTION("a detached fiber's capture holds the last sender") {
+    rt.run([&tx, destroyed] {
+      csp::go([h = slow_sender_holder(std::move(tx), destroyed)] {});
+    });
+    REQUIRE(destroyed->load() == 1);
+  }
+  SECTION("a detached task's bound argument holds the last sender") {
+    rt.run([&tx, destroyed] {
+      csp::spawn([](const slow_sender_holder&) {}, slow_sender_holder(std::move(tx), destroyed))
+          .detach();
+    });
+    REQUIRE(destroyed->load() == 1);
+  }
+  SECTION("fibers started by fibers, each holding a copy of the sender") {
+    rt.run([&tx, destroyed] {
+      for (int i = 0; i < 8; ++i) {
+        csp::go([h = slow_sender_holder(tx, destroyed)] {
+          csp::this_fiber::yield();
+        });
+      }
+      tx = {};
+    });
+    REQUIRE(destroyed->load() == 8);
+  }
+  // The last sender is gone: the channel is closed, not just empty.
+  REQUIRE(rx.try_recv().status() == csp::status::closed);
+}
+
+TEST_CASE("runtime: run accepts move-only callables and arguments", "[runtime][run]") {
+  const std::size_t threads = GENERATE(std::size_t{1}, std::size_t{2});
+  CAPTURE(threads);
+  csp::runtime rt{csp::threads(threads)};
+  REQUIRE(rt.run([p = std::make_unique<int>(7)] { return *p; }) == 7);
+  REQUIRE(rt.run([](std::unique_ptr<int> p) { return *p + 1; }, std::make_unique<int>(7)) == 8);
+  REQUIRE(csp::run(threads, [p = std::make_unique<int>(9)]() mutable { return std::move(p); }) != nullptr);
+}
+
 // ---------------------------------------------------------------------------------------
 // task joins inside a runtime
 

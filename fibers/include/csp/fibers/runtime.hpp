@@ -27,7 +27,6 @@
 #include <cstdlib>
 #include <deque>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,6 +45,7 @@
 #include <csp/fibers/detail/fiber_registry.hpp>
 #include <csp/fibers/detail/launch.hpp>
 #include <csp/fibers/detail/pool.hpp>
+#include <csp/fibers/detail/unique_task.hpp>
 #include <csp/fibers/detail/wait_site.hpp>
 #include <csp/fibers/stack.hpp>
 
@@ -119,7 +119,7 @@ class runtime {
       }
     };
     shared_->core.reserve();  // the root counts from now: run() cannot see "all done" early
-    shared_->post(std::move(body));
+    shared_->post(detail::unique_task(std::move(body)));
     wait_until_all_done();
     if (*error) std::rethrow_exception(*error);
     if constexpr (!std::is_void_v<R>) return std::move(**outcome);
@@ -138,7 +138,7 @@ class runtime {
 
     boost::fibers::mutex mutex;  // guards the fields below
     boost::fibers::condition_variable wake;
-    std::deque<std::function<void()>> launches;
+    std::deque<detail::unique_task> launches;
     bool stopping = false;
 
     // A worker thread's life: install the pool algorithm, then let the main fiber start
@@ -151,7 +151,7 @@ class runtime {
       for (;;) {
         wake.wait(lk, [this] { return stopping || !launches.empty(); });
         if (stopping) break;
-        std::function<void()> root = std::move(launches.front());
+        detail::unique_task root = std::move(launches.front());
         launches.pop_front();
         lk.unlock();
         // Already reserved by run(); registered() would reserve again, so enter directly.
@@ -160,12 +160,13 @@ class runtime {
       }
     }
 
-    void launch_root(std::function<void()> root) {
+    void launch_root(detail::unique_task root) {
       auto fn = [this, root = std::move(root)]() mutable {
         detail::fiber_record record;
         core.enter(record);
         detail::current_record_slot().reset(&record);
         root();
+        root.reset();  // the captures die before the root stops counting (see registered)
         detail::current_record_slot().reset(nullptr);
         core.leave(record);
       };
@@ -176,7 +177,7 @@ class runtime {
       }
     }
 
-    void post(std::function<void()> root) {
+    void post(detail::unique_task root) {
       {
         std::unique_lock lk(mutex);
         launches.push_back(std::move(root));

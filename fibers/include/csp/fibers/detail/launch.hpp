@@ -36,23 +36,28 @@ inline const std::optional<stack>*& thread_default_stack() noexcept {
 
 // Runs body() as a fiber registered with `rt` (counted from creation, so a fiber that has
 // been started but has not run yet keeps the runtime from looking deadlocked).
+// The body (the user's callable and everything it captured) is destroyed before the fiber
+// stops counting: run() returns only once no capture of any of its fibers is left, so a
+// captured last sender has closed its channel by then.
 template <class Body>
 auto registered(runtime_core* rt, Body body) {
   if (rt) rt->reserve();
-  return [rt, body = std::move(body)]() mutable {
-    if (!rt) return body();
+  return [rt, body = std::optional<Body>(std::move(body))]() mutable {
+    if (!rt) return (*body)();
     fiber_record record;
     rt->enter(record);
     current_record_slot().reset(&record);
     struct leave_guard {
       runtime_core* rt;
       fiber_record& record;
+      std::optional<Body>& body;
       ~leave_guard() {
+        body.reset();  // may block (a captured task joins): still registered meanwhile
         current_record_slot().reset(nullptr);
         rt->leave(record);
       }
-    } guard{rt, record};
-    return body();
+    } guard{rt, record, body};
+    return (*body)();
   };
 }
 
