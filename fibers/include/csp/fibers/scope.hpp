@@ -92,17 +92,24 @@ class scope {
 template <class F>
 void scoped(F&& f) {
   scope s;
+  std::exception_ptr body_error;
   try {
     std::forward<F>(f)(s);
   } catch (...) {
-    try {
-      s.join();
-    } catch (...) {
-      // f's own exception wins; the fibers' failure is dropped.
-    }
-    throw;
+    body_error = std::current_exception();
   }
-  s.join();
+  // Joins outside the handler, so no exception is being handled on this thread while the
+  // fiber waits, and the wait is the same whichever worker resumes it.
+  if (!body_error) {
+    s.join();
+    return;
+  }
+  try {
+    s.join();
+  } catch (...) {
+    // f's own exception wins; the fibers' failure is dropped.
+  }
+  std::rethrow_exception(body_error);
 }
 
 }  // namespace csp

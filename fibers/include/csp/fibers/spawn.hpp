@@ -15,6 +15,7 @@
 #include <boost/fiber/fiber.hpp>
 
 #include <csp/errors.hpp>
+#include <csp/fibers/detail/exception_state.hpp>
 #include <csp/fibers/detail/fiber_registry.hpp>
 #include <csp/fibers/detail/launch.hpp>
 #include <csp/fibers/stack.hpp>
@@ -64,6 +65,7 @@ class task {
     if (!fiber_.joinable()) throw empty_handle("csp::task::join on a task with no fiber");
     {
       detail::blocked_scope blocked(&detail::join_site);
+      detail::exception_state_guard eh;  // may resume on another thread
       fiber_.join();
     }
     auto state = std::move(state_);
@@ -86,6 +88,7 @@ class task {
   void join_quietly() noexcept {
     if (fiber_.joinable()) {
       detail::blocked_scope blocked(&detail::join_site);
+      detail::exception_state_guard eh;  // e.g. a task destroyed by unwinding
       fiber_.join();
     }
   }

@@ -10,6 +10,7 @@
 #include <boost/fiber/mutex.hpp>
 
 #include <csp/errors.hpp>
+#include <csp/fibers/detail/exception_state.hpp>
 #include <csp/fibers/detail/fiber_registry.hpp>
 
 namespace csp {
@@ -23,6 +24,7 @@ class wait_group {
   // Adds n (may be negative) to the counter; never blocks. Throws csp::invalid_argument
   // if the counter would become negative.
   void add(std::ptrdiff_t n = 1) {
+    detail::exception_state_guard eh;  // a contended fiber mutex suspends the caller
     std::unique_lock lk(mutex_);
     if (count_ + n < 0) throw invalid_argument("csp::wait_group counter would go negative");
     count_ += n;
@@ -35,6 +37,7 @@ class wait_group {
   // Blocks the calling fiber until the counter is zero; returns at once if it already is.
   void wait() {
     static constexpr detail::wait_site site{"wait_group::wait"};
+    detail::exception_state_guard eh;  // may resume on another thread
     std::unique_lock lk(mutex_);
     if (count_ == 0) return;
     detail::blocked_scope blocked(&site);

@@ -15,7 +15,8 @@
 // Parking is Boost.Fiber's context::suspend / wait_until with an epoch waker: a stale
 // wake (the timer fired first) is a no-op, and the wake is issued while holding the
 // waiter's own spinlock, so the owner cannot return (and its fiber cannot end) while a
-// notifier still uses the context.
+// notifier still uses the context. The exceptions the owner is handling travel with it
+// across the switch (exception_state_guard): it may resume on another thread.
 // Only this header and the rest of fibers/ touch Boost.Fiber.
 
 #include <atomic>
@@ -27,6 +28,7 @@
 #include <boost/fiber/waker.hpp>
 
 #include <csp/config.hpp>
+#include <csp/fibers/detail/exception_state.hpp>
 #include <csp/fibers/detail/fiber_registry.hpp>
 #include <csp/fibers/detail/wait_site.hpp>
 
@@ -106,7 +108,10 @@ class waiter {
       boost::fibers::waker w = ctx_->create_waker();
       waker_ = w;
       parked_ = true;
-      ctx_->wait_until(deadline, lk, std::move(w));  // releases lk once switched out
+      {
+        exception_state_guard eh;  // may resume on another thread
+        ctx_->wait_until(deadline, lk, std::move(w));  // releases lk once switched out
+      }
       lk.lock();
       parked_ = false;
     }
@@ -128,6 +133,8 @@ class waiter {
 
  private:
   void wait_notified(boost::fibers::detail::spinlock_lock& lk) noexcept {
+    if (notified_) return;
+    exception_state_guard eh;  // may resume on another thread
     while (!notified_) {
       waker_ = ctx_->create_waker();
       parked_ = true;
