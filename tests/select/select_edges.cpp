@@ -297,8 +297,11 @@ TEST_CASE("huge timeouts and deadlines never fire early", "[select][timeout][sat
     CHECK(a.try_recv().status() == csp::status::empty);
     CHECK(b.try_recv().status() == csp::status::empty);
   }
-  SECTION("deadlines in the far past are already over") {
+  SECTION("negative durations and deadlines in the far past are already over") {
     auto [tx, rx] = csp::make_channel<int>();
+    CHECK(rx.recv_for(-5ms).status() == csp::status::timeout);
+    CHECK(tx.send_for(1, -1s) == csp::status::timeout);  // rendezvous, nobody receiving
+    CHECK(rx.recv_for(std::chrono::duration<double>(-1e300)).status() == csp::status::timeout);
     const auto past_sys = std::chrono::system_clock::time_point::min();
     CHECK(rx.recv_until(past_sys).status() == csp::status::timeout);
     CHECK(tx.send_until(1, csp::clock::time_point::min()) == csp::status::timeout);

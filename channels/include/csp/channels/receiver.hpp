@@ -51,7 +51,8 @@ class receiver : public detail::handle<T, detail::end::receiving> {
   }
 
   // Input iterator over the values received until the channel is closed and drained.
-  // Each increment is a blocking recv(). *it is the current value (movable from).
+  // Each increment is a blocking recv() that constructs the value in the iterator itself
+  // (the channel's one move is the only one). *it is the current value (movable from).
   class iterator {
    public:
     using iterator_category = std::input_iterator_tag;
@@ -66,13 +67,8 @@ class receiver : public detail::handle<T, detail::end::receiving> {
     T& operator*() const noexcept { return *current_; }
     T* operator->() const noexcept { return &*current_; }
     iterator& operator++() {
-      result<T> r = rx_->recv();
-      if (r) {
-        current_.emplace(std::move(*r));
-      } else {
-        current_.reset();
-        rx_ = nullptr;
-      }
+      current_.reset();
+      if (rx_->checked().recv_into(current_, nullptr) != status::ok) rx_ = nullptr;
       return *this;
     }
     void operator++(int) { ++*this; }

@@ -91,11 +91,15 @@ class channel_state {
   // deadline == nullptr: wait as long as it takes. Status ok, closed or timeout.
   result<T> recv(const clock::time_point* deadline) {
     result<T> r(status::empty);
-    auto& out = result_access::storage(r);
-    result_access::set_status(
-        r, wait_until_done(
-               receivers_, &out, [&] { return recv_locked(out); }, status::empty, deadline));
+    result_access::set_status(r, recv_into(result_access::storage(r), deadline));
     return r;
+  }
+
+  // The same, constructing the value straight in `out` (empty on entry): the one move from
+  // the channel is the only one. ok, closed or timeout.
+  status recv_into(std::optional<T>& out, const clock::time_point* deadline) {
+    return wait_until_done(
+        receivers_, &out, [&] { return recv_locked(out); }, status::empty, deadline);
   }
 
   result<T> try_recv() {
@@ -195,17 +199,21 @@ class channel_state {
   void unlink_receiver(wait_entry& e) noexcept { receivers_.unlink(e); }
 
  private:
+  // One slot was freed: the oldest waiting sender whose value moves in fills it.
   void refill_from_waiting_sender() noexcept {
-    wait_entry* s = senders_.claim_front();
-    if (!s) return;
-    try {
-      buffer_.push(std::move(*static_cast<T*>(s->slot)));
-    } catch (...) {
-      // The sender's own retry will run its move again, and throw in its own context.
-      s->owner->notify(wake_reason::retry);
+    while (wait_entry* s = senders_.claim_front()) {
+      try {
+        buffer_.push(std::move(*static_cast<T*>(s->slot)));
+      } catch (...) {
+        // The sender's own retry will run its move again, and throw in its own context.
+        // Its send has not completed, so the next sender may take the slot: stopping here
+        // would leave that one parked beside a free slot, for a later send to overtake.
+        s->owner->notify(wake_reason::retry);
+        continue;
+      }
+      s->owner->notify(wake_reason::done);
       return;
     }
-    s->owner->notify(wake_reason::done);
   }
 
   void close_locked() noexcept {
