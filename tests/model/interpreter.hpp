@@ -510,6 +510,7 @@ class machine {
       if constexpr (std::is_same_v<Handle, csp::sender<value>>) {
         detail::run_send(o, held.h, seq, rec);
       } else {
+        static_cast<void>(seq);
         detail::run_recv(o, held.h, rec);
       }
     };
