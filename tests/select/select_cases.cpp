@@ -17,9 +17,9 @@
 #include "select_support.hpp"
 
 using namespace std::chrono_literals;
-using sel_test::mode;
+using csp_test::run_mode;
 using sel_test::run_parties;
-using sel_test::run_alone;
+using csp_test::run_alone;
 
 namespace {
 
@@ -58,7 +58,7 @@ class fragile {
 
 TEMPLATE_TEST_CASE("select receives from the one case that gets a value, among mixed types",
                    "[select][recv]", SEL_ALL_FLAVORS) {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     for (bool selector_first : {true, false}) {
       INFO(TestType::name << ", " << m << (selector_first ? ", select first" : ", send first"));
       auto ch = TestType::template make<int>();
@@ -84,7 +84,7 @@ TEMPLATE_TEST_CASE("select receives from the one case that gets a value, among m
             csp::on_send(doubles.first, 2.5, [&](bool) { ++calls; }),
             csp::on_timeout(1h, [&] { ++calls; }));
       };
-      sel_test::party sending = [&] { SEL_CHECK(tx.send(42)); };
+      sel_test::party sending = [&] { CSP_EXPECT(tx.send(42)); };
       if (selector_first) {
         run_parties(m, {selecting, sending}, "recv among mixed types");
       } else {
@@ -109,7 +109,7 @@ TEMPLATE_TEST_CASE("select receives from the one case that gets a value, among m
 
 TEMPLATE_TEST_CASE("select sends on the one case that can proceed, among mixed types",
                    "[select][send]", SEL_ALL_FLAVORS) {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     for (bool selector_first : {true, false}) {
       INFO(TestType::name << ", " << m << (selector_first ? ", select first" : ", recv first"));
       auto ch = TestType::template make<std::unique_ptr<int>>();
@@ -139,9 +139,9 @@ TEMPLATE_TEST_CASE("select sends on the one case that can proceed, among mixed t
       };
       sel_test::party receiving = [&] {
         auto r = rx.recv();
-        SEL_CHECK(r.status() == csp::status::ok);
+        CSP_EXPECT(r.status() == csp::status::ok);
         received = r->get();
-        SEL_CHECK(**r == 7);
+        CSP_EXPECT(**r == 7);
       };
       if (selector_first) {
         run_parties(m, {selecting, receiving}, "send among mixed types");
@@ -254,7 +254,7 @@ TEMPLATE_TEST_CASE("select on a closed channel: receive drains then reports clos
     auto ch = TestType::template make<std::unique_ptr<int>>();
     auto& tx = ch.first;
     auto& rx = ch.second;
-    const bool buffered = TestType::room > 0;
+    const bool buffered = TestType::buffered > 0;
     if (buffered) REQUIRE(tx.send(std::make_unique<int>(5)));
     if (close_from_receiver) {
       rx.close();
@@ -310,7 +310,7 @@ TEMPLATE_TEST_CASE("select on a closed channel: receive drains then reports clos
 
 TEMPLATE_TEST_CASE("close wakes a blocked select: a receive case reports closed",
                    "[select][close]", SEL_ALL_FLAVORS) {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(TestType::name << ", " << m);
     auto ch = TestType::template make<int>();
     auto other = csp::make_channel<int>();
@@ -328,7 +328,7 @@ TEMPLATE_TEST_CASE("close wakes a blocked select: a receive case reports closed"
                                        csp::on_send(other.first, 3, [&] { ++calls; }));
                  },
                  [&] {
-                   sel_test::let_them_block();
+                   csp_test::let_them_block();
                    ch.first.close();
                  }},
                 "close wakes a receiving select");
@@ -343,13 +343,13 @@ TEMPLATE_TEST_CASE("close wakes a blocked select: a receive case reports closed"
 
 TEMPLATE_TEST_CASE("close wakes a blocked select: a send case reports false and the move-only "
                    "value stays with the caller",
-                   "[select][close]", sel_test::rendezvous, sel_test::bounded<1>,
-                   sel_test::bounded<4>) {
-  for (mode m : sel_test::all_modes) {
+                   "[select][close]", csp_test::rendezvous_default, csp_test::bounded<1>,
+                   csp_test::bounded<4>) {
+  for (run_mode m : sel_test::all_modes) {
     for (bool close_from_receiver : {false, true}) {
       INFO(TestType::name << ", " << m << (close_from_receiver ? ", receiver closes" : ", sender closes"));
       auto ch = TestType::template make<std::unique_ptr<int>>();
-      for (std::size_t k = 0; k < TestType::room; ++k) {
+      for (std::size_t k = 0; k < TestType::buffered; ++k) {
         REQUIRE(ch.first.send(std::make_unique<int>(static_cast<int>(k))));  // full
       }
       auto p = std::make_unique<int>(77);
@@ -367,7 +367,7 @@ TEMPLATE_TEST_CASE("close wakes a blocked select: a send case reports false and 
                                          }));
                    },
                    [&] {
-                     sel_test::let_them_block();
+                     csp_test::let_them_block();
                      if (close_from_receiver) {
                        ch.second.close();
                      } else {
@@ -382,7 +382,7 @@ TEMPLATE_TEST_CASE("close wakes a blocked select: a send case reports false and 
       CHECK(p.get() == raw);
       CHECK(*p == 77);
       // Buffered values are still there, in order, and the refused one is not among them.
-      for (std::size_t k = 0; k < TestType::room; ++k) {
+      for (std::size_t k = 0; k < TestType::buffered; ++k) {
         auto r = ch.second.try_recv();
         REQUIRE(r);
         CHECK(**r == static_cast<int>(k));
@@ -448,7 +448,7 @@ TEST_CASE("a send case that lost leaves a move-only value with the caller", "[se
 TEST_CASE("a blocked select over two sends: the partner takes one, the other stays with the "
           "caller",
           "[select][lossless]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     for (int target = 0; target < 2; ++target) {
       INFO(m << ", the partner receives from case " << target);
       auto a = csp::make_channel<std::unique_ptr<int>>();
@@ -463,9 +463,9 @@ TEST_CASE("a blocked select over two sends: the partner takes one, the other sta
                                          csp::on_send(b.first, std::move(q), [] {}));
                    },
                    [&] {
-                     sel_test::let_them_block();
+                     csp_test::let_them_block();
                      auto r = (target == 0 ? a.second : b.second).recv();
-                     SEL_CHECK(r.has_value());
+                     CSP_EXPECT(r.has_value());
                      got = **r;
                    }},
                   "blocked select over two sends");
@@ -490,7 +490,7 @@ TEST_CASE("a blocked select over two sends: the partner takes one, the other sta
 TEST_CASE("a blocked select over two receives: one value is taken, the other channel keeps its "
           "partner",
           "[select][lossless]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     auto a = csp::make_channel<int>();
     auto b = csp::make_channel<int>();
@@ -503,17 +503,17 @@ TEST_CASE("a blocked select over two receives: one value is taken, the other cha
                                        csp::on_recv(b.second, [&](csp::result<int> r) { got = *r; }));
                  },
                  [&] {
-                   sel_test::let_them_block();
-                   SEL_CHECK(a.first.send(1));
+                   csp_test::let_them_block();
+                   CSP_EXPECT(a.first.send(1));
                    // The select is gone: this send must wait for the plain receive below.
-                   SEL_CHECK(b.first.send(2));
+                   CSP_EXPECT(b.first.send(2));
                    b_sent = 1;
                  },
                  [&] {
-                   sel_test::let_them_block();
-                   sel_test::let_them_block();
+                   csp_test::let_them_block();
+                   csp_test::let_them_block();
                    auto r = b.second.recv();
-                   SEL_CHECK(r && *r == 2);
+                   CSP_EXPECT(r && *r == 2);
                  }},
                 "blocked select over two receives");
     CHECK(index == 0);
@@ -527,7 +527,7 @@ TEST_CASE("a blocked select over two receives: one value is taken, the other cha
 
 TEST_CASE("a select holding both ends of one rendezvous channel never pairs with itself",
           "[select][self]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     auto ch = csp::make_channel<int>();
     auto& tx = ch.first;
@@ -539,21 +539,21 @@ TEST_CASE("a select holding both ends of one rendezvous channel never pairs with
         const std::size_t i = csp::select(csp::on_send(tx, 1, [&] { ++calls; }),
                                           csp::on_recv(rx, [&] { ++calls; }),
                                           csp::on_timeout(20ms, [&] { ++calls; }));
-        SEL_CHECK(i == 2);
-        SEL_CHECK(calls == 1);
-        SEL_CHECK(csp::clock::now() - start >= 20ms);
+        CSP_EXPECT(i == 2);
+        CSP_EXPECT(calls == 1);
+        CSP_EXPECT(csp::clock::now() - start >= 20ms);
         const std::size_t j = csp::select(csp::on_recv(rx, [&] { ++calls; }),
                                           csp::on_send(tx, 2, [&] { ++calls; }),
                                           csp::otherwise([&] { ++calls; }));
-        SEL_CHECK(j == 2);
-        SEL_CHECK(calls == 2);
+        CSP_EXPECT(j == 2);
+        CSP_EXPECT(calls == 2);
       }
     }, "both ends of one channel");
     // Nothing of the select is left on the channel, and it works normally.
     CHECK(rx.try_recv().status() == csp::status::empty);
     CHECK(tx.try_send(5) == csp::status::full);
     int got = 0;
-    run_parties(m, {[&] { SEL_CHECK(tx.send(6)); }, [&] { got = rx.recv().value(); }},
+    run_parties(m, {[&] { CSP_EXPECT(tx.send(6)); }, [&] { got = rx.recv().value(); }},
                 "channel after self-select");
     CHECK(got == 6);
   }
@@ -561,7 +561,7 @@ TEST_CASE("a select holding both ends of one rendezvous channel never pairs with
 
 TEST_CASE("two selects each holding both ends of one rendezvous channel pair with each other",
           "[select][self]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     auto ch = csp::make_channel<int>();
     for (int round = 0; round < 20; ++round) {
@@ -591,7 +591,7 @@ TEST_CASE("two selects each holding both ends of one rendezvous channel pair wit
 TEMPLATE_TEST_CASE("the same channel may appear twice: two receive cases", "[select][twice]",
                    SEL_MULTI_VALUE_FLAVORS) {
   SECTION("ready at once") {
-    if constexpr (TestType::room >= 2) {
+    if constexpr (TestType::buffered >= 2) {
       auto ch = TestType::template make<int>();
       int fired[2] = {0, 0};
       for (int i = 0; i < 300; ++i) {
@@ -615,7 +615,7 @@ TEMPLATE_TEST_CASE("the same channel may appear twice: two receive cases", "[sel
     }
   }
   SECTION("blocked, then woken by one send") {
-    for (mode m : sel_test::all_modes) {
+    for (run_mode m : sel_test::all_modes) {
       INFO(TestType::name << ", " << m);
       auto ch = TestType::template make<int>();
       std::size_t index = 99;
@@ -632,9 +632,9 @@ TEMPLATE_TEST_CASE("the same channel may appear twice: two receive cases", "[sel
                      second = ch.second.recv().value();
                    },
                    [&] {
-                     sel_test::let_them_block();
-                     SEL_CHECK(ch.first.send(1));
-                     SEL_CHECK(ch.first.send(2));
+                     csp_test::let_them_block();
+                     CSP_EXPECT(ch.first.send(1));
+                     CSP_EXPECT(ch.first.send(2));
                    }},
                   "same channel twice, blocked");
       CHECK(index <= 1);
@@ -751,13 +751,13 @@ TEST_CASE("otherwise never blocks and fires only when no channel case is ready",
 
 TEST_CASE("otherwise takes a partner that is already blocked on a rendezvous channel",
           "[select][default]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     auto ch = csp::make_channel<int>();
     int got = 0;
     int defaults = 0;
     run_parties(m,
-                {[&] { SEL_CHECK(ch.first.send(31)); },
+                {[&] { CSP_EXPECT(ch.first.send(31)); },
                  [&] {
                    for (;;) {
                      const std::size_t i = csp::select(
@@ -774,7 +774,7 @@ TEST_CASE("otherwise takes a partner that is already blocked on a rendezvous cha
 
 TEST_CASE("a timeout fires no earlier than its deadline and leaves every channel untouched",
           "[select][timeout]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     auto full = csp::make_channel<int>(3);
     for (int i = 1; i <= 3; ++i) REQUIRE(full.first.send(i));
@@ -792,10 +792,10 @@ TEST_CASE("a timeout fires no earlier than its deadline and leaves every channel
                         csp::on_recv(rendezvous.second, [&] { ++calls; }),
                         csp::on_timeout(timeout, [&] { ++calls; }));
         const auto elapsed = csp::clock::now() - start;
-        SEL_CHECK(i == 4);
-        SEL_CHECK(calls == 1);
-        SEL_CHECK(elapsed >= timeout);
-        SEL_CHECK(p != nullptr);
+        CSP_EXPECT(i == 4);
+        CSP_EXPECT(calls == 1);
+        CSP_EXPECT(elapsed >= timeout);
+        CSP_EXPECT(p != nullptr);
       }
     }, "timeout");
     REQUIRE(p != nullptr);
@@ -812,7 +812,7 @@ TEST_CASE("a timeout fires no earlier than its deadline and leaves every channel
     CHECK(rendezvous.first.try_send(std::make_unique<int>(0)) == csp::status::full);
     int got = 0;
     run_parties(m,
-                {[&] { SEL_CHECK(rendezvous.first.send(std::make_unique<int>(12))); },
+                {[&] { CSP_EXPECT(rendezvous.first.send(std::make_unique<int>(12))); },
                  [&] { got = *rendezvous.second.recv().value(); }},
                 "rendezvous after timeout");
     CHECK(got == 12);
@@ -857,7 +857,7 @@ TEST_CASE("on_deadline takes a steady or a system clock time point; the earliest
 
 TEST_CASE("a timeout racing a partner: either the transfer happened or nothing did",
           "[select][timeout]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     auto ch = csp::make_channel<int>();
     const int rounds = 150;
@@ -895,26 +895,26 @@ TEST_CASE("a timeout racing a partner: either the transfer happened or nothing d
 }
 
 TEST_CASE("never<T>() with a timeout times out; never is never ready", "[select][never]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     run_alone(m, [&] {
       auto a = csp::never<int>();
       auto b = csp::never<std::string>();
       const auto start = csp::clock::now();
       int calls = 0;
-      SEL_CHECK(csp::select(csp::on_recv(a, [&] { ++calls; }),
+      CSP_EXPECT(csp::select(csp::on_recv(a, [&] { ++calls; }),
                             csp::on_recv(b, [&] { ++calls; }),
                             csp::on_recv(csp::never<double>(), [&] { ++calls; }),
                             csp::on_timeout(25ms, [&] { ++calls; })) == 3);
-      SEL_CHECK(calls == 1);
-      SEL_CHECK(csp::clock::now() - start >= 25ms);
-      SEL_CHECK(csp::select(csp::on_recv(a, [] {}), csp::otherwise([] {})) == 1);
+      CSP_EXPECT(calls == 1);
+      CSP_EXPECT(csp::clock::now() - start >= 25ms);
+      CSP_EXPECT(csp::select(csp::on_recv(a, [] {}), csp::otherwise([] {})) == 1);
       // Closing a never channel is allowed, and then its case is ready (closed).
       a.close();
       csp::status st = csp::status::ok;
-      SEL_CHECK(csp::select(csp::on_recv(a, [&](csp::result<int> r) { st = r.status(); }),
+      CSP_EXPECT(csp::select(csp::on_recv(a, [&](csp::result<int> r) { st = r.status(); }),
                             csp::on_recv(b, [] {})) == 0);
-      SEL_CHECK(st == csp::status::closed);
+      CSP_EXPECT(st == csp::status::closed);
     }, "never with a timeout");
   }
 }
@@ -961,7 +961,7 @@ TEST_CASE("empty handles: never ready in a select; only empty handles and nothin
     }
   }
   SECTION("beside a channel that becomes ready later: the select waits for it") {
-    for (mode m : sel_test::all_modes) {
+    for (run_mode m : sel_test::all_modes) {
       INFO(m);
       auto ch = csp::make_channel<int>();
       std::size_t index = 99;
@@ -972,8 +972,8 @@ TEST_CASE("empty handles: never ready in a select; only empty handles and nothin
                                          csp::on_recv(ch.second, [] {}));
                    },
                    [&] {
-                     sel_test::let_them_block();
-                     SEL_CHECK(ch.first.send(1));
+                     csp_test::let_them_block();
+                     CSP_EXPECT(ch.first.send(1));
                    }},
                   "empty handles beside a channel");
       CHECK(index == 2);
@@ -1009,7 +1009,7 @@ TEST_CASE("a throwing handler propagates out of select; the channels stay usable
     CHECK(b.second.recv().value() == 5);
   }
   SECTION("the select was blocked, then woken") {
-    for (mode m : sel_test::all_modes) {
+    for (run_mode m : sel_test::all_modes) {
       INFO(m);
       auto a = csp::make_channel<int>();
       auto b = csp::make_channel<int>();
@@ -1026,9 +1026,9 @@ TEST_CASE("a throwing handler propagates out of select; the channels stay usable
                      later = b.second.recv().value();  // b's select entry must be gone
                    },
                    [&] {
-                     sel_test::let_them_block();
-                     SEL_CHECK(a.first.send(1));
-                     SEL_CHECK(b.first.send(2));
+                     csp_test::let_them_block();
+                     CSP_EXPECT(a.first.send(1));
+                     CSP_EXPECT(b.first.send(2));
                    }},
                   "throwing handler after a wake-up");
       CHECK(caught);
@@ -1059,7 +1059,7 @@ TEST_CASE("a throwing move in a send case leaves the value with the caller and t
   // partner (the select was parked first) or in the select (the partner was): exactly one of
   // them sees the exception, retries, and then the transfer happens once.
   SECTION("a receiving partner's move from the select's value throws") {
-    for (mode m : sel_test::all_modes) {
+    for (run_mode m : sel_test::all_modes) {
       INFO(m);
       auto ch = csp::make_channel<fragile>();
       auto idle = csp::make_channel<int>();
@@ -1080,12 +1080,12 @@ TEST_CASE("a throwing move in a send case leaves the value with the caller and t
                          break;
                        } catch (const std::runtime_error&) {
                          ++select_caught;
-                         SEL_CHECK(v.value() == 8);
+                         CSP_EXPECT(v.value() == 8);
                        }
                      }
                    },
                    [&] {
-                     sel_test::let_them_block();
+                     csp_test::let_them_block();
                      for (;;) {
                        try {
                          auto r = ch.second.recv();
@@ -1106,7 +1106,7 @@ TEST_CASE("a throwing move in a send case leaves the value with the caller and t
     }
   }
   SECTION("a sending partner's move into the select throws") {
-    for (mode m : sel_test::all_modes) {
+    for (run_mode m : sel_test::all_modes) {
       INFO(m);
       auto ch = csp::make_channel<fragile>();
       auto idle = csp::make_channel<int>();
@@ -1130,7 +1130,7 @@ TEST_CASE("a throwing move in a send case leaves the value with the caller and t
                      }
                    },
                    [&] {
-                     sel_test::let_them_block();
+                     csp_test::let_them_block();
                      fragile w(9);
                      w.arm();
                      for (;;) {
@@ -1139,10 +1139,10 @@ TEST_CASE("a throwing move in a send case leaves the value with the caller and t
                          break;
                        } catch (const std::runtime_error&) {
                          ++partner_caught;
-                         SEL_CHECK(w.value() == 9);
+                         CSP_EXPECT(w.value() == 9);
                        }
                      }
-                     SEL_CHECK(w.value() == -1);
+                     CSP_EXPECT(w.value() == -1);
                    }},
                   "a move into the select throws");
       CHECK(select_caught + partner_caught == 1);

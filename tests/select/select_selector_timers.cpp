@@ -17,8 +17,8 @@
 #include "select_support.hpp"
 
 using namespace std::chrono_literals;
-using sel_test::mode;
-using sel_test::run_alone;
+using csp_test::run_mode;
+using csp_test::run_alone;
 using sel_test::run_parties;
 
 namespace {
@@ -55,8 +55,8 @@ csp::selector make_two_case_selector(csp::receiver<int> a, csp::receiver<int> b,
 TEST_CASE("selector fans in N producers: every value once, per-producer FIFO",
           "[selector][fan-in]") {
   constexpr std::size_t producers = 6;
-  const int per_producer = static_cast<int>(300 * sel_test::stress_scale());
-  for (mode m : sel_test::all_modes) {
+  const int per_producer = static_cast<int>(300 * csp_test::stress_scale());
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     std::vector<csp::sender<int>> txs;
     std::vector<csp::receiver<int>> rxs;
@@ -77,24 +77,24 @@ TEST_CASE("selector fans in N producers: every value once, per-producer FIFO",
           if (r) {
             got[p].push_back(*r);
           } else {
-            SEL_CHECK(r.status() == csp::status::closed);
+            CSP_EXPECT(r.status() == csp::status::closed);
             closed[p] = true;
           }
         }));
-        SEL_CHECK(ids.back() == p);  // ids count up from 0
+        CSP_EXPECT(ids.back() == p);  // ids count up from 0
       }
       rxs.clear();  // the selector keeps its own copies of the receivers
       while (sel.size() > 0) {
         const csp::selector::case_id id = sel.select();
         ++selects;
-        SEL_CHECK(id < producers);
+        CSP_EXPECT(id < producers);
         if (closed[id]) sel.remove(id);
       }
     });
     for (std::size_t p = 0; p < producers; ++p) {
       parties.emplace_back([&, p] {
         for (int i = 0; i < per_producer; ++i) {
-          SEL_CHECK(txs[p].send(static_cast<int>(p) * 1000000 + i));
+          CSP_EXPECT(txs[p].send(static_cast<int>(p) * 1000000 + i));
         }
         txs[p].close();
       });
@@ -183,7 +183,7 @@ TEST_CASE("selector: bad ids and selects that could only block throw csp::invali
 }
 
 TEST_CASE("selector: on_timeout counts from the start of each select()", "[selector][timeout]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     auto ch = csp::make_channel<int>();
     run_alone(m, [&] {
@@ -194,24 +194,24 @@ TEST_CASE("selector: on_timeout counts from the start of each select()", "[selec
       csp::this_fiber::sleep_for(40ms);  // longer than the timeout: it must not count
       for (int round = 0; round < 3; ++round) {
         const auto start = csp::clock::now();
-        SEL_CHECK(sel.select() == t_id);
-        SEL_CHECK(csp::clock::now() - start >= 25ms);
+        CSP_EXPECT(sel.select() == t_id);
+        CSP_EXPECT(csp::clock::now() - start >= 25ms);
       }
-      SEL_CHECK(timeouts == 3);
+      CSP_EXPECT(timeouts == 3);
       // A fixed deadline, on the other hand, is the same for every select().
       const auto start = csp::clock::now();
       sel.remove(t_id);
       const auto d_id = sel.on_deadline(start + 30ms, [] {});
-      SEL_CHECK(sel.select() == d_id);
-      SEL_CHECK(csp::clock::now() - start >= 30ms);
-      SEL_CHECK(sel.select() == d_id);  // already passed: at once
+      CSP_EXPECT(sel.select() == d_id);
+      CSP_EXPECT(csp::clock::now() - start >= 30ms);
+      CSP_EXPECT(sel.select() == d_id);  // already passed: at once
       // The earliest of several timeouts wins.
       const auto long_id = sel.on_timeout(1h, [] {});
       sel.remove(d_id);
       const auto short_id = sel.on_timeout(10ms, [] {});
       const auto s2 = sel.select();
-      SEL_CHECK(s2 == short_id);
-      SEL_CHECK(s2 != long_id);
+      CSP_EXPECT(s2 == short_id);
+      CSP_EXPECT(s2 != long_id);
     }, "selector timeout");
     CHECK(ch.second.try_recv().status() == csp::status::empty);
   }
@@ -239,7 +239,7 @@ TEST_CASE("selector: otherwise never blocks, and a ready case beats it", "[selec
 TEST_CASE("selector: send cases move from the caller's value only when they fire",
           "[selector][send]") {
   SECTION("refilled value, in order, to a partner") {
-    for (mode m : sel_test::all_modes) {
+    for (run_mode m : sel_test::all_modes) {
       INFO(m);
       auto ch = csp::make_channel<int>();
       auto idle = csp::make_channel<int>();
@@ -251,15 +251,15 @@ TEST_CASE("selector: send cases move from the caller's value only when they fire
                      int value = 0;
                      int sent = 0;
                      const auto s_id = sel.on_send(ch.first, value, [&](bool ok) {
-                       SEL_CHECK(ok);
+                       CSP_EXPECT(ok);
                        ++sent;
                      });
                      sel.on_recv(idle.second, [] {});
                      for (int i = 0; i < n; ++i) {
                        value = i;
-                       SEL_CHECK(sel.select() == s_id);
+                       CSP_EXPECT(sel.select() == s_id);
                      }
-                     SEL_CHECK(sent == n);
+                     CSP_EXPECT(sent == n);
                      ch.first.close();
                    },
                    [&] {
@@ -390,7 +390,7 @@ TEST_CASE("selector: moved selectors keep working; handlers see closed; a throwi
 
 TEST_CASE("selector: a blocked select() wakes for a partner on another thread",
           "[selector]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     std::vector<csp::channel_pair<int>> chs;
     for (std::size_t k = 0; k < 5; ++k) chs.push_back(channel_of_flavor<int>(k));
@@ -407,8 +407,8 @@ TEST_CASE("selector: a blocked select() wakes for a partner on another thread",
                      fired = sel.select();
                    },
                    [&] {
-                     sel_test::let_them_block();
-                     SEL_CHECK(chs[target].first.send(static_cast<int>(target) + 40));
+                     csp_test::let_them_block();
+                     CSP_EXPECT(chs[target].first.send(static_cast<int>(target) + 40));
                    }},
                   "selector woken by a partner");
       CHECK(fired == target);
@@ -421,19 +421,19 @@ TEST_CASE("selector: a blocked select() wakes for a partner on another thread",
 // timers
 
 TEST_CASE("after(d) delivers one value no earlier than d, then nothing", "[timers][after]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     run_alone(m, [] {
       const auto start = csp::clock::now();
       time_rx t = csp::after(30ms);
-      SEL_CHECK(t.capacity().has_value());
+      CSP_EXPECT(t.capacity().has_value());
       auto r = t.recv();
-      SEL_CHECK(r.status() == csp::status::ok);
-      SEL_CHECK(csp::clock::now() - start >= 30ms);
-      SEL_CHECK(*r >= start + 30ms);  // the value is the time it fired
-      SEL_CHECK(t.recv_for(40ms).status() == csp::status::timeout);
-      SEL_CHECK(t.try_recv().status() == csp::status::empty);
-      SEL_CHECK(!t.is_closed());  // timers never close on their own
+      CSP_EXPECT(r.status() == csp::status::ok);
+      CSP_EXPECT(csp::clock::now() - start >= 30ms);
+      CSP_EXPECT(*r >= start + 30ms);  // the value is the time it fired
+      CSP_EXPECT(t.recv_for(40ms).status() == csp::status::timeout);
+      CSP_EXPECT(t.try_recv().status() == csp::status::empty);
+      CSP_EXPECT(!t.is_closed());  // timers never close on their own
     }, "after");
   }
   // A delay that has already passed fires (soon), once.
@@ -446,22 +446,22 @@ TEST_CASE("after(d) delivers one value no earlier than d, then nothing", "[timer
 
 TEST_CASE("after(d) in select: fires no earlier than d; a partner still wins first",
           "[timers][after][select]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     auto ch = csp::make_channel<int>();
     run_alone(m, [&] {
       const auto start = csp::clock::now();
       csp::clock::time_point fired_at{};
       int calls = 0;
-      SEL_CHECK(csp::select(csp::on_recv(ch.second, [&] { ++calls; }),
+      CSP_EXPECT(csp::select(csp::on_recv(ch.second, [&] { ++calls; }),
                             csp::on_recv(csp::after(25ms),
                                          [&](csp::result<csp::clock::time_point> r) {
                                            ++calls;
                                            fired_at = *r;
                                          })) == 1);
-      SEL_CHECK(calls == 1);
-      SEL_CHECK(fired_at >= start + 25ms);
-      SEL_CHECK(csp::clock::now() - start >= 25ms);
+      CSP_EXPECT(calls == 1);
+      CSP_EXPECT(fired_at >= start + 25ms);
+      CSP_EXPECT(csp::clock::now() - start >= 25ms);
       // A timer held in a variable across several selects fires in exactly one of them.
       time_rx t = csp::after(20ms);
       int timer_fired = 0;
@@ -471,9 +471,9 @@ TEST_CASE("after(d) in select: fires no earlier than d; a partner still wins fir
                     csp::on_recv(ch.second, [] {}),
                     csp::on_timeout(10ms, [&] { ++timeouts; }));
       }
-      SEL_CHECK(timer_fired <= 1);
-      SEL_CHECK(timer_fired + timeouts == 6);
-      if (timer_fired == 0) SEL_CHECK(t.recv().status() == csp::status::ok);
+      CSP_EXPECT(timer_fired <= 1);
+      CSP_EXPECT(timer_fired + timeouts == 6);
+      if (timer_fired == 0) CSP_EXPECT(t.recv().status() == csp::status::ok);
     }, "after in select");
     // A partner on another party beats a distant timer.
     std::size_t index = 99;
@@ -483,8 +483,8 @@ TEST_CASE("after(d) in select: fires no earlier than d; a partner still wins fir
                                        csp::on_recv(ch.second, [] {}));
                  },
                  [&] {
-                   sel_test::let_them_block();
-                   SEL_CHECK(ch.first.send(1));
+                   csp_test::let_them_block();
+                   CSP_EXPECT(ch.first.send(1));
                  }},
                 "partner beats a timer");
     CHECK(index == 1);
@@ -493,7 +493,7 @@ TEST_CASE("after(d) in select: fires no earlier than d; a partner still wins fir
 
 TEST_CASE("tick(p) delivers repeatedly, each value no earlier than its period",
           "[timers][tick]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     run_alone(m, [] {
       const auto start = csp::clock::now();
@@ -501,19 +501,19 @@ TEST_CASE("tick(p) delivers repeatedly, each value no earlier than its period",
       csp::clock::time_point previous = start;
       for (int k = 1; k <= 4; ++k) {
         auto r = t.recv();
-        SEL_CHECK(r.status() == csp::status::ok);
+        CSP_EXPECT(r.status() == csp::status::ok);
         // The k-th value received is at least the k-th tick: no earlier than k periods.
-        SEL_CHECK(*r >= start + k * 15ms);
-        SEL_CHECK(*r > previous);
+        CSP_EXPECT(*r >= start + k * 15ms);
+        CSP_EXPECT(*r > previous);
         previous = *r;
       }
-      SEL_CHECK(csp::clock::now() - start >= 60ms);
+      CSP_EXPECT(csp::clock::now() - start >= 60ms);
     }, "tick");
   }
 }
 
 TEST_CASE("tick(p) never piles up missed ticks", "[timers][tick]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     run_alone(m, [] {
       time_rx t = csp::tick(10ms);
@@ -528,11 +528,11 @@ TEST_CASE("tick(p) never piles up missed ticks", "[timers][tick]") {
         }
         // One buffered tick, plus at most one the timer thread had stamped just before the
         // drain began and delivered during it; eight missed periods would give eight.
-        SEL_CHECK(pending <= 2);
+        CSP_EXPECT(pending <= 2);
         // ... and it keeps ticking afterwards.
         auto next = t.recv();
-        SEL_CHECK(next.status() == csp::status::ok);
-        SEL_CHECK(*next > last);
+        CSP_EXPECT(next.status() == csp::status::ok);
+        CSP_EXPECT(*next > last);
       }
       // The same through select: at most one tick is ever waiting.
       csp::this_fiber::sleep_for(50ms);
@@ -550,7 +550,7 @@ TEST_CASE("tick(p) never piles up missed ticks", "[timers][tick]") {
         if (!got) break;
         if (when < drain_start) ++pending;
       }
-      SEL_CHECK(pending <= 2);  // one buffered, at most one in flight (see above)
+      CSP_EXPECT(pending <= 2);  // one buffered, at most one in flight (see above)
     }, "tick piles up");
   }
 }
@@ -566,23 +566,23 @@ TEST_CASE("tick with a zero or negative period throws csp::invalid_argument", "[
 }
 
 TEST_CASE("never<T>() recv_for times out, and is never ready", "[timers][never]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     run_alone(m, [] {
       auto n = csp::never<std::string>();
       const auto start = csp::clock::now();
-      SEL_CHECK(n.recv_for(20ms).status() == csp::status::timeout);
-      SEL_CHECK(csp::clock::now() - start >= 20ms);
-      SEL_CHECK(n.try_recv().status() == csp::status::empty);
-      SEL_CHECK(!n.is_closed());
-      SEL_CHECK(n.size() == 0);
+      CSP_EXPECT(n.recv_for(20ms).status() == csp::status::timeout);
+      CSP_EXPECT(csp::clock::now() - start >= 20ms);
+      CSP_EXPECT(n.try_recv().status() == csp::status::empty);
+      CSP_EXPECT(!n.is_closed());
+      CSP_EXPECT(n.size() == 0);
     }, "never");
   }
 }
 
 TEST_CASE("timers in a selector: after fires exactly once, tick keeps firing",
           "[timers][selector]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     run_alone(m, [] {
       const auto start = csp::clock::now();
@@ -598,19 +598,19 @@ TEST_CASE("timers in a selector: after fires exactly once, tick keeps firing",
       sel.on_recv(csp::never<int>(), [] {});
       while (after_fired == 0) {
         const auto id = sel.select();
-        SEL_CHECK((id == a_id || id == t_id));
+        CSP_EXPECT((id == a_id || id == t_id));
       }
-      SEL_CHECK(after_at >= start + 20ms);
-      for (int i = 0; i < 5; ++i) SEL_CHECK(sel.select() == t_id);
-      SEL_CHECK(after_fired == 1);
-      SEL_CHECK(ticks >= 5);
+      CSP_EXPECT(after_at >= start + 20ms);
+      for (int i = 0; i < 5; ++i) CSP_EXPECT(sel.select() == t_id);
+      CSP_EXPECT(after_fired == 1);
+      CSP_EXPECT(ticks >= 5);
     }, "timers in a selector");
   }
 }
 
 TEST_CASE("many timers at once, from several threads: each fires exactly once",
           "[timers][after]") {
-  for (mode m : sel_test::all_modes) {
+  for (run_mode m : sel_test::all_modes) {
     INFO(m);
     std::atomic<int> fired{0};
     std::vector<sel_test::party> parties;
@@ -627,7 +627,7 @@ TEST_CASE("many timers at once, from several threads: each fires exactly once",
         std::vector<int> count(timers.size(), 0);
         for (std::size_t i = 0; i < timers.size(); ++i) {
           sel.on_recv(timers[i], [&count, &due, i](csp::result<csp::clock::time_point> r) {
-            SEL_CHECK(*r >= due[i]);
+            CSP_EXPECT(*r >= due[i]);
             ++count[i];
           });
         }
@@ -635,8 +635,8 @@ TEST_CASE("many timers at once, from several threads: each fires exactly once",
           const auto id = sel.select();
           sel.remove(id);  // a timer that fired is done
         }
-        for (int c : count) SEL_CHECK(c == 1);
-        for (auto& t : timers) SEL_CHECK(t.recv_for(5ms).status() == csp::status::timeout);
+        for (int c : count) CSP_EXPECT(c == 1);
+        for (auto& t : timers) CSP_EXPECT(t.recv_for(5ms).status() == csp::status::timeout);
         fired += 25;
       });
     }

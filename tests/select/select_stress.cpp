@@ -63,7 +63,7 @@ void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p);
 void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
 
 using namespace std::chrono_literals;
-using sel_test::mode;
+using csp_test::run_mode;
 using sel_test::run_parties;
 
 namespace {
@@ -114,7 +114,7 @@ void check_pairs(const std::vector<std::size_t>& sequence, std::size_t k) {
   }
 }
 
-long fairness_n(long base) { return base * static_cast<long>(sel_test::stress_scale()); }
+long fairness_n(long base) { return base * static_cast<long>(csp_test::stress_scale()); }
 
 }  // namespace
 
@@ -220,19 +220,19 @@ TEST_CASE("fairness holds on every thread at once", "[select][fairness]") {
       auto a = csp::make_channel<int>(1);
       a.first.close();  // receive case: always ready (closed)
       auto b = csp::make_channel<int>(csp::unbounded);
-      SEL_CHECK(b.first.try_send(1) == csp::status::ok);  // b's receive case ready too
+      CSP_EXPECT(b.first.try_send(1) == csp::status::ok);  // b's receive case ready too
       for (long i = 0; i < n; ++i) {
         const std::size_t index = csp::select(csp::on_recv(a.second, [] {}),
                                               csp::on_send(b.first, 1, [] {}),
                                               csp::on_recv(b.second, [] {}));
         ++counts[t][index];
         // Keep exactly one value in b before every select.
-        if (index == 1) SEL_CHECK(b.second.try_recv().has_value());
-        if (index == 2) SEL_CHECK(b.first.try_send(1) == csp::status::ok);
+        if (index == 1) CSP_EXPECT(b.second.try_recv().has_value());
+        if (index == 2) CSP_EXPECT(b.first.try_send(1) == csp::status::ok);
       }
     });
   }
-  run_parties(mode::plain_threads, parties, "fairness on every thread");
+  run_parties(run_mode::plain_threads, parties, "fairness on every thread");
   for (std::size_t t = 0; t < threads; ++t) {
     INFO("thread " << t);
     check_fair_shares(counts[t], {0, 1, 2}, n);
@@ -270,8 +270,8 @@ std::chrono::microseconds small_timeout(std::minstd_rand& rng) {
   return std::chrono::microseconds(rng() % 300);
 }
 
-void lossless_stress(mode m, bool close_early) {
-  const std::uint32_t quota = static_cast<std::uint32_t>(5000 * sel_test::stress_scale());
+void lossless_stress(run_mode m, bool close_early) {
+  const std::uint32_t quota = static_cast<std::uint32_t>(5000 * csp_test::stress_scale());
   constexpr std::uint32_t plain_producers = 2;
   constexpr std::uint32_t select_producers = 2;
   constexpr std::uint32_t mixed_workers = 2;  // select over sends and receives at once
@@ -297,8 +297,8 @@ void lossless_stress(mode m, bool close_early) {
   ledger book(total);
   std::atomic<std::uint32_t> producers_done{0};
   auto receive = [&book](const item& v) {
-    SEL_CHECK(v != nullptr);
-    SEL_CHECK(*v < book.received.size());
+    CSP_EXPECT(v != nullptr);
+    CSP_EXPECT(*v < book.received.size());
     book.received[*v].fetch_add(1);
     book.received_total.fetch_add(1);
   };
@@ -327,11 +327,11 @@ void lossless_stress(mode m, bool close_early) {
             s = tx.send(std::move(it)) ? csp::status::ok : csp::status::closed;
           }
           if (s == csp::status::ok) {
-            SEL_CHECK(it == nullptr);
+            CSP_EXPECT(it == nullptr);
             book.sent_ok[v].fetch_add(1);
             break;
           }
-          SEL_CHECK(it != nullptr && *it == v);  // not sent: still ours
+          CSP_EXPECT(it != nullptr && *it == v);  // not sent: still ours
           if (s == csp::status::closed) {
             book.unsent[v].fetch_add(1);
             break;
@@ -415,22 +415,22 @@ void lossless_stress(mode m, bool close_early) {
               fired_case = 2 * n_channels;
             }));
         book.selects.fetch_add(1);
-        SEL_CHECK(calls == 1);  // never two cases
-        SEL_CHECK(fired_case == index);
+        CSP_EXPECT(calls == 1);  // never two cases
+        CSP_EXPECT(fired_case == index);
         // Every send case that did not fire still holds its own value.
         for (std::size_t k = 0; k < n_channels; ++k) {
           if (h.tx[k] && index != 2 * k) {
-            SEL_CHECK(pending[k] != nullptr && *pending[k] == pending_id[k]);
+            CSP_EXPECT(pending[k] != nullptr && *pending[k] == pending_id[k]);
           }
         }
         if (index == 2 * n_channels) continue;  // timed out
         const std::size_t k = index / 2;
         if (index % 2 == 0) {  // a send case
           if (fired_ok) {
-            SEL_CHECK(pending[k] == nullptr);
+            CSP_EXPECT(pending[k] == nullptr);
             book.sent_ok[pending_id[k]].fetch_add(1);
           } else {
-            SEL_CHECK(pending[k] != nullptr && *pending[k] == pending_id[k]);
+            CSP_EXPECT(pending[k] != nullptr && *pending[k] == pending_id[k]);
             book.unsent[pending_id[k]].fetch_add(1);
           }
           if (fired_ok && next < first + quota) {
@@ -443,7 +443,7 @@ void lossless_stress(mode m, bool close_early) {
           if (fired_status == csp::status::ok) {
             receive(fired_value);
           } else {
-            SEL_CHECK(fired_status == csp::status::closed);
+            CSP_EXPECT(fired_status == csp::status::closed);
             h.rx[k] = {};
           }
         }
@@ -505,12 +505,12 @@ void lossless_stress(mode m, bool close_early) {
                               csp::on_recv(h.rx[2], take), csp::on_recv(h.rx[3], take));
         }
         book.selects.fetch_add(1);
-        SEL_CHECK(calls == 1);
+        CSP_EXPECT(calls == 1);
         if (index == n_channels) continue;  // timed out
         if (got) {
           receive(*got);
         } else {
-          SEL_CHECK(got.status() == csp::status::closed);
+          CSP_EXPECT(got.status() == csp::status::closed);
           h.rx[index] = {};
         }
       }
@@ -521,7 +521,7 @@ void lossless_stress(mode m, bool close_early) {
   // the middle of the traffic, from either end.
   parties.emplace_back([&] {
     if (close_early) {
-      sel_test::wait_until([&] {
+      csp_test::wait_until([&] {
         return book.received_total.load() >= static_cast<long>(total / 3) ||
                producers_done.load() == producing;
       });
@@ -534,7 +534,7 @@ void lossless_stress(mode m, bool close_early) {
         csp::this_fiber::sleep_for(1ms);
       }
     } else {
-      sel_test::wait_until([&] { return producers_done.load() == producing; });
+      csp_test::wait_until([&] { return producers_done.load() == producing; });
       for (auto& ch : chs) ch.first.close();
     }
   });
@@ -572,11 +572,11 @@ void lossless_stress(mode m, bool close_early) {
 
 TEST_CASE("lossless stress: selects and plain operations race over every flavor",
           "[select][stress]") {
-  for (mode m : sel_test::all_modes) {
-    SECTION(std::string("close at the end, ") + sel_test::to_string(m)) {
+  for (run_mode m : sel_test::all_modes) {
+    SECTION(std::string("close at the end, ") + csp_test::to_string(m)) {
       lossless_stress(m, false);
     }
-    SECTION(std::string("close in the middle, ") + sel_test::to_string(m)) {
+    SECTION(std::string("close in the middle, ") + csp_test::to_string(m)) {
       lossless_stress(m, true);
     }
   }
@@ -588,8 +588,8 @@ TEST_CASE("lossless stress: selects and plain operations race over every flavor"
 TEST_CASE("losing cases leave no trace: 100,000 lost selects, no memory growth, the losing "
           "channels still work",
           "[select][no-trace]") {
-  const long n = 100000 * static_cast<long>(sel_test::stress_scale());
-  for (mode m : sel_test::all_modes) {
+  const long n = 100000 * static_cast<long>(csp_test::stress_scale());
+  for (run_mode m : sel_test::all_modes) {
     DYNAMIC_SECTION(m) {
     auto win = csp::make_channel<long>();  // a partner sends on it: the select often parks
     auto lose_rendezvous = csp::make_channel<int>();
@@ -617,7 +617,7 @@ TEST_CASE("losing cases leave no trace: 100,000 lost selects, no memory growth, 
                    live_at_end = live_allocations();
                  },
                  [&] {
-                   for (long i = 0; i < n; ++i) SEL_CHECK(win.first.send(i));
+                   for (long i = 0; i < n; ++i) CSP_EXPECT(win.first.send(i));
                  }},
                 "no trace after losing");
     CHECK(wrong == 0);
@@ -636,15 +636,15 @@ TEST_CASE("losing cases leave no trace: 100,000 lost selects, no memory growth, 
                 {[&] { got_rendezvous = lose_rendezvous.second.recv().value(); },
                  [&] { got_string = lose_unbounded.second.recv().value(); },
                  [&] {
-                   SEL_CHECK(lose_full.first.send(std::move(p)));  // waits for room
+                   CSP_EXPECT(lose_full.first.send(std::move(p)));  // waits for room
                    got_full = 1;
                  },
                  [&] {
-                   sel_test::let_them_block();
-                   SEL_CHECK(lose_rendezvous.first.send(7));
-                   SEL_CHECK(lose_unbounded.first.send(std::string("later")));
+                   csp_test::let_them_block();
+                   CSP_EXPECT(lose_rendezvous.first.send(7));
+                   CSP_EXPECT(lose_unbounded.first.send(std::string("later")));
                    auto first = lose_full.second.recv();
-                   SEL_CHECK(first && **first == 1);
+                   CSP_EXPECT(first && **first == 1);
                  }},
                 "losing channels afterwards");
     CHECK(got_rendezvous == 7);
@@ -666,11 +666,11 @@ TEST_CASE("losing cases leave no trace: 100,000 lost selects, no memory growth, 
 TEST_CASE("a channel watched by 1,000 selects keeps working; each select wakes exactly once",
           "[select][many]") {
   struct setup {
-    mode m;
+    run_mode m;
     std::size_t watchers;
   };
-  for (setup s : {setup{mode::one_thread, 1000}, setup{mode::many_threads, 1000},
-                  setup{mode::plain_threads, 64}}) {
+  for (setup s : {setup{run_mode::fibers_one_thread, 1000}, setup{run_mode::fibers_many_threads, 1000},
+                  setup{run_mode::plain_threads, 64}}) {
     const std::size_t w = s.watchers;
     INFO(s.m << ", " << w << " watchers");
     auto shared = csp::make_channel<int>();
@@ -705,14 +705,14 @@ TEST_CASE("a channel watched by 1,000 selects keeps working; each select wakes e
       }
       parties.emplace_back([&] {
         if (phase == 1) {
-          for (std::size_t i = 0; i < w; ++i) SEL_CHECK(shared.first.send(static_cast<int>(i)));
+          for (std::size_t i = 0; i < w; ++i) CSP_EXPECT(shared.first.send(static_cast<int>(i)));
         } else if (phase == 2) {
           std::vector<std::size_t> order(w);
           for (std::size_t i = 0; i < w; ++i) order[i] = i;
           std::shuffle(order.begin(), order.end(), std::minstd_rand(7));
-          for (std::size_t i : order) SEL_CHECK(priv[i].first.send(static_cast<int>(i)));
+          for (std::size_t i : order) CSP_EXPECT(priv[i].first.send(static_cast<int>(i)));
         } else {
-          sel_test::let_them_block();
+          csp_test::let_them_block();
           shared.first.close();
         }
       });
@@ -740,7 +740,7 @@ TEST_CASE("a channel watched by 1,000 selects keeps working; each select wakes e
         int got = -1;
         run_parties(s.m,
                     {[&] { got = shared.second.recv().value(); },
-                     [&] { SEL_CHECK(shared.first.send(99)); }},
+                     [&] { CSP_EXPECT(shared.first.send(99)); }},
                     "shared channel afterwards");
         CHECK(got == 99);
       }
