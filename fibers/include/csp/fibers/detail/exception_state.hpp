@@ -52,9 +52,13 @@ inline void* thread_eh_record() noexcept {
 
 class exception_state_guard {
  public:
+  // Most switches happen outside any handler: then there is nothing to carry, and the
+  // guard costs one look-up of the thread's record.
   exception_state_guard() noexcept {
     void* record = thread_eh_record();
     std::memcpy(&saved_, record, sizeof saved_);
+    if (empty(saved_)) return;
+    carrying_ = true;
     const eh_state none{};
     std::memcpy(record, &none, sizeof none);
   }
@@ -65,6 +69,7 @@ class exception_state_guard {
   // (say, by Boost when a fiber joins itself) is unwinding through this destructor, the
   // thread's count holds it, and it must stay counted on top of the fiber's own.
   ~exception_state_guard() {
+    if (!carrying_) return;
     void* record = thread_eh_record();
     eh_state now;
     std::memcpy(&now, record, sizeof now);
@@ -77,7 +82,15 @@ class exception_state_guard {
   }
 
  private:
+  static bool empty(const eh_state& s) noexcept {
+#if defined(__ARM_EABI_UNWINDER__)
+    if (s.propagating_exceptions) return false;
+#endif
+    return !s.caught_exceptions && s.uncaught_exceptions == 0;
+  }
+
   eh_state saved_;
+  bool carrying_ = false;
 };
 
 #else
