@@ -524,6 +524,163 @@ TEST_CASE("deadlock: no report while a woken fiber waits for its worker thread t
 }
 
 // ---------------------------------------------------------------------------------------
+// No false report while something outside the runtime can still wake its fibers
+
+TEST_CASE("deadlock: no report while a plain thread feeds the root every 100 ms",
+          "[runtime][deadlock][foreign]") {
+  const std::size_t threads = GENERATE(std::size_t{1}, std::size_t{2});
+  CAPTURE(threads);
+  constexpr int values = 4;
+  csp::runtime rt{csp::threads(threads), fast_checks()};
+  std::optional<std::string> report;
+  int sum = -1;
+
+  SECTION("the channel is created outside the runtime") {
+    auto [tx, rx] = csp::make_channel<int>(0, "from_thread");
+    std::thread producer([tx = std::move(tx)] {
+      for (int i = 1; i <= values; ++i) {
+        std::this_thread::sleep_for(100ms);
+        tx.send(i);
+      }
+    });
+    try {
+      sum = rt.run([rx = std::move(rx)] {
+        int total = 0;
+        for (int v : rx) total += v;
+        return total;
+      });
+    } catch (const csp::deadlock_error& e) {
+      report = e.what();
+    }
+    producer.join();
+  }
+  SECTION("the channel is created inside the root, which starts the thread") {
+    try {
+      sum = rt.run([] {
+        auto [tx, rx] = csp::make_channel<int>(0, "from_thread");
+        std::thread producer([tx = std::move(tx)] {
+          for (int i = 1; i <= values; ++i) {
+            std::this_thread::sleep_for(100ms);
+            tx.send(i);
+          }
+        });
+        int total = 0;
+        for (int v : rx) total += v;
+        producer.join();  // already done: the channel closed when its sender died
+        return total;
+      });
+    } catch (const csp::deadlock_error& e) {
+      report = e.what();
+    }
+  }
+  INFO("false deadlock report: " << report.value_or("(none)"));
+  REQUIRE_FALSE(report);
+  REQUIRE(sum == values * (values + 1) / 2);
+}
+
+TEST_CASE("deadlock: no report while two runtimes talk to each other",
+          "[runtime][deadlock][foreign]") {
+  // Runtime A (run() on the test thread) asks runtime B (run() on a std::thread) four
+  // questions; B takes 100 ms over each answer: sleeping (a timed wait), or holding its
+  // worker thread. Meanwhile every fiber of A is blocked with no deadline.
+  const bool sleeps = GENERATE(true, false);
+  CAPTURE(sleeps);
+  constexpr int questions = 4;
+  auto [q_tx, q_rx] = csp::make_channel<int>(0, "questions");
+  auto [a_tx, a_rx] = csp::make_channel<int>(0, "answers");
+  std::optional<std::string> b_report;
+  csp::runtime b{csp::threads(1), fast_checks()};
+  std::thread b_thread([&, q_rx = std::move(q_rx), a_tx = std::move(a_tx)]() mutable {
+    try {
+      b.run([sleeps, q_rx = std::move(q_rx), a_tx = std::move(a_tx)] {
+        for (int q : q_rx) {
+          if (sleeps) {
+            csp::this_fiber::sleep_for(100ms);
+          } else {
+            std::this_thread::sleep_for(100ms);
+          }
+          a_tx.send(q * 10);
+        }
+      });
+    } catch (const csp::deadlock_error& e) {
+      b_report = e.what();
+    }
+  });
+  std::optional<std::string> a_report;
+  int sum = -1;
+  try {
+    csp::runtime a{csp::threads(2), fast_checks()};
+    sum = a.run([q_tx = std::move(q_tx), a_rx = std::move(a_rx)]() mutable {
+      int total = 0;
+      for (int i = 1; i <= questions; ++i) {
+        q_tx.send(i);
+        total += a_rx.recv().value_or(-1000);
+      }
+      q_tx = {};  // B's loop ends
+      return total;
+    });
+  } catch (const csp::deadlock_error& e) {
+    a_report = e.what();
+  }
+  b_thread.join();
+  INFO("false report in A: " << a_report.value_or("(none)"));
+  INFO("false report in B: " << b_report.value_or("(none)"));
+  REQUIRE_FALSE(a_report);
+  REQUIRE_FALSE(b_report);
+  REQUIRE(sum == 100);
+}
+
+TEST_CASE("deadlock: a timer nobody waits on delays a real report only until it fires",
+          "[runtime][deadlock][timers]") {
+  const auto report = deadlock_report(2, [] {
+    auto held = csp::after(200ms);  // kept alive, never received from
+    auto [tx, rx] = csp::make_channel<int>(0, "after_timer");
+    (void)rx.recv();
+  });
+  REQUIRE(report);
+  REQUIRE_THAT(*report, Contains("fiber 1: blocked in recv on 'after_timer'"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Abandoned fibers are never resumed, and channels that outlive run() skip them
+
+TEST_CASE("deadlock: after the report, a send on the stuck fiber's channel does not reach it",
+          "[runtime][deadlock][abandon]") {
+  const std::size_t threads = GENERATE(std::size_t{1}, std::size_t{2});
+  const int capacity = GENERATE(0, 1);
+  CAPTURE(threads, capacity);
+  auto [tx, rx] = csp::make_channel<int>(static_cast<std::size_t>(capacity), "outlives_run");
+  auto [sel_tx, sel_rx] = csp::make_channel<int>(0, "outlives_run_select");
+  auto resumed = std::make_shared<std::atomic<int>>(0);
+  {
+    csp::runtime rt{csp::threads(threads), fast_checks()};
+    REQUIRE_THROWS_AS(rt.run([rx = rx, sel_rx = sel_rx, resumed] {
+                        csp::go([sel_rx, resumed] {
+                          csp::select(csp::on_recv(sel_rx, [] {}));
+                          resumed->fetch_add(1);
+                        });
+                        (void)rx.recv();
+                        resumed->fetch_add(1);
+                      }),
+                      csp::deadlock_error);
+  }
+  // The stuck receivers were claimed for good: nobody takes a value any more.
+  if (capacity == 0) {
+    REQUIRE(tx.try_send(1) == csp::status::full);
+    REQUIRE(tx.send_for(2, 20ms) == csp::status::timeout);
+  } else {
+    REQUIRE(tx.try_send(1) == csp::status::ok);  // buffered: it stays in the channel
+    REQUIRE(tx.try_send(2) == csp::status::full);
+    REQUIRE(rx.try_recv().value_or(-1) == 1);
+  }
+  REQUIRE(sel_tx.try_send(3) == csp::status::full);
+  REQUIRE(sel_tx.send_for(4, 20ms) == csp::status::timeout);
+  // Give a wrongly resumed fiber every chance to run.
+  std::this_thread::sleep_for(50ms);
+  REQUIRE(resumed->load() == 0);
+}
+
+// ---------------------------------------------------------------------------------------
 // runtime::fibers()
 
 TEST_CASE("runtime::fibers lists blocked fibers and what they wait in, from another thread",
@@ -616,21 +773,44 @@ struct child_outcome {
   int signal = 0;
   bool exited = false;
   int exit_code = 0;
+  std::string stdout_text;
   std::string stderr_text;
 };
 
-// Re-runs this test binary on the one (hidden) test `test_name`, stdout discarded, stderr
-// captured. Kills it if it is not done within a generous time.
-child_outcome run_child_test(const std::string& test_name) {
+int temp_file(std::string& path) {
+  char name[] = "/tmp/csp_runtime_child_XXXXXX";
+  const int fd = ::mkstemp(name);
+  path = name;
+  return fd;
+}
+
+// The whole content of a file the child wrote through its own copy of `fd`.
+std::string read_back(int fd) {
+  std::string out;
+  ::lseek(fd, 0, SEEK_SET);
+  char buf[4096];
+  for (;;) {
+    const ssize_t got = ::read(fd, buf, sizeof buf);
+    if (got <= 0) break;
+    out.append(buf, static_cast<std::size_t>(got));
+  }
+  return out;
+}
+
+// Re-runs this test binary on the one (hidden) test `test_name`, stdout and stderr
+// captured. Kills it (and reports timed_out) if it is not done within `limit`.
+child_outcome run_child_test(const std::string& test_name,
+                             std::chrono::seconds limit = std::chrono::seconds(60)) {
   child_outcome out;
-  char path[] = "/tmp/csp_runtime_child_XXXXXX";
-  const int err_fd = ::mkstemp(path);
-  if (err_fd < 0) return out;
+  std::string out_path, err_path;
+  const int out_fd = temp_file(out_path);
+  const int err_fd = temp_file(err_path);
+  if (out_fd < 0 || err_fd < 0) return out;
 
   posix_spawn_file_actions_t actions;
   ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
   ::posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
-  ::posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   std::string exe = "/proc/self/exe";
   std::string name = test_name;
   std::vector<char*> argv{exe.data(), name.data(), nullptr};
@@ -656,7 +836,7 @@ child_outcome run_child_test(const std::string& test_name) {
   if (rc == 0) {
     out.started = true;
     int status = 0;
-    const auto give_up = std::chrono::steady_clock::now() + 60s;
+    const auto give_up = std::chrono::steady_clock::now() + limit;
     for (;;) {
       const pid_t done = ::waitpid(pid, &status, WNOHANG);
       if (done == pid) break;
@@ -674,16 +854,12 @@ child_outcome run_child_test(const std::string& test_name) {
     out.exited = WIFEXITED(status);
     if (out.exited) out.exit_code = WEXITSTATUS(status);
   }
-  // The child wrote through its own copy of err_fd: read the file from the start.
-  ::lseek(err_fd, 0, SEEK_SET);
-  char buf[4096];
-  for (;;) {
-    const ssize_t got = ::read(err_fd, buf, sizeof buf);
-    if (got <= 0) break;
-    out.stderr_text.append(buf, static_cast<std::size_t>(got));
-  }
+  out.stdout_text = read_back(out_fd);
+  out.stderr_text = read_back(err_fd);
+  ::close(out_fd);
   ::close(err_fd);
-  ::unlink(path);
+  ::unlink(out_path.c_str());
+  ::unlink(err_path.c_str());
   return out;
 }
 
@@ -716,6 +892,41 @@ TEST_CASE("runtime child guarded stack overflow", "[.][child]") {
     csp::spawn(csp::stack::guarded(64 * 1024), [] { return dive(1'000'000); }).join();
   });
   std::fputs("run returned: no fault\n", stderr);
+}
+
+// Hidden: only run as a child by the test below.
+TEST_CASE("runtime child deadlock after a select that dropped a one-hour timer", "[.][child]") {
+  csp::runtime rt{csp::threads(2), fast_checks()};
+  try {
+    rt.run([] {
+      auto [tx, rx] = csp::make_channel<int>(1, "fires");
+      tx.send(1);
+      int won = -1;
+      csp::select(csp::on_recv(rx, [&won] { won = 0; }), csp::on_recv(csp::after(1h), [&won] { won = 1; }));
+      std::fprintf(stderr, "select won case %d\n", won);
+      auto [stuck_tx, stuck_rx] = csp::make_channel<int>(0, "after_select");
+      (void)stuck_rx.recv();
+    });
+  } catch (const csp::deadlock_error& e) {
+    std::fprintf(stderr, "reported: %s\n", e.what());
+    std::exit(0);
+  }
+  std::fputs("run returned: no report\n", stderr);
+  std::exit(3);
+}
+
+TEST_CASE("deadlock: a dropped one-hour timer does not delay the report",
+          "[runtime][deadlock][timers][child]") {
+  // The report must come promptly; the bound (20 s) only keeps a regression from hanging.
+  const child_outcome c =
+      run_child_test("runtime child deadlock after a select that dropped a one-hour timer", 20s);
+  INFO(c.stderr_text);
+  REQUIRE(c.started);
+  REQUIRE_FALSE(c.timed_out);
+  REQUIRE(c.exited);
+  REQUIRE(c.exit_code == 0);
+  REQUIRE_THAT(c.stderr_text, Contains("select won case 0") && Contains("reported") &&
+                                  Contains("recv on 'after_select'"));
 }
 
 TEST_CASE("deadlock_policy::abort prints the report to stderr and aborts", "[runtime][deadlock][child]") {

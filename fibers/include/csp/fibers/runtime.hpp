@@ -9,15 +9,24 @@
 // root's value or rethrows its exception. Fibers started with go/spawn inside the runtime
 // run on its threads, balanced through one shared ready queue, and may move between them.
 //
-// Deadlock report: if every fiber of the runtime is blocked with no deadline (channel op,
-// select, join or wait_group), every worker is idle and no timer is pending, for two
-// checks in a row with nothing happening in between, run() reports the blocked fibers and
-// what each waits in: it throws csp::deadlock_error (default), or prints the report and
-// aborts (deadlock_policy::abort). After a throw the stuck fibers and the runtime's threads
-// are abandoned (parked, using no CPU): a deadlock is a bug to fix, not a state to resume.
-// A runtime cannot see plain threads outside it: if fibers wait for values that only such a
-// thread will send, turn the check off (detect_deadlocks = false).
-//
+// Deadlock report: run() reports only when the whole process is provably still, so that
+// nothing can ever wake a fiber: at two checks in a row (deadlock_check_period apart) with
+// no fiber of any runtime starting, ending or being woken in between,
+//   * every fiber of every live runtime of the process is blocked with no deadline (channel
+//     op, select, join or wait_group) and all their workers are idle,
+//   * no timer that someone can still receive from is pending or being delivered (a timer
+//     whose receivers are all gone stops counting at once),
+//   * every thread of the process is csp's own (runtime workers, the timer thread) or a
+//     plain thread blocked inside runtime::run: any other thread (read from /proc/self/stat;
+//     if that cannot be read, always assumed) may still send, so no report is made.
+// Then run() reports the blocked fibers and what each waits in: it throws
+// csp::deadlock_error (default), or prints the report and aborts (deadlock_policy::abort).
+// A false report is worse than a hang: when in doubt (a foreign thread exists, even one
+// that is itself stuck), run() keeps waiting.
+// After a throw the stuck fibers are abandoned for good: never resumed, their destructors
+// never run, and each one parked in a channel operation or select is claimed, so channels
+// that outlive run() skip it (a later send keeps its value, as if no receiver waited).
+// The runtime's threads park forever, using no CPU; run() on it throws invalid_argument.
 // Several runtimes may exist one after another or side by side in one process.
 
 #include <chrono>
@@ -42,12 +51,14 @@
 #include <boost/fiber/operations.hpp>
 
 #include <csp/errors.hpp>
+#include <csp/fibers/detail/census.hpp>
 #include <csp/fibers/detail/fiber_registry.hpp>
 #include <csp/fibers/detail/launch.hpp>
 #include <csp/fibers/detail/pool.hpp>
 #include <csp/fibers/detail/unique_task.hpp>
 #include <csp/fibers/detail/wait_site.hpp>
 #include <csp/fibers/stack.hpp>
+#include <csp/fibers/waiter.hpp>
 
 namespace csp {
 
@@ -75,13 +86,16 @@ class runtime {
   explicit runtime(threads n, runtime_options options = {})
       : shared_(std::make_shared<shared>(std::move(options))) {
     if (n.count == 0) throw invalid_argument("csp::runtime needs at least one thread");
+    shared_->core.workers = n.count;
     workers_.reserve(n.count);
+    detail::runtime_census::instance().add(&shared_->core);
     try {
       for (std::size_t i = 0; i < n.count; ++i) {
         workers_.emplace_back([s = shared_] { s->work(); });
       }
     } catch (...) {
       stop_workers();
+      detail::runtime_census::instance().remove(&shared_->core);
       throw;
     }
   }
@@ -89,7 +103,10 @@ class runtime {
   runtime& operator=(const runtime&) = delete;
 
   // Joins the worker threads (after a deadlock report: abandons them).
-  ~runtime() { stop_workers(); }
+  ~runtime() {
+    stop_workers();
+    detail::runtime_census::instance().remove(&shared_->core);
+  }
 
   std::size_t thread_count() const noexcept { return workers_.size(); }
 
@@ -118,6 +135,9 @@ class runtime {
         *error = std::current_exception();
       }
     };
+    // A plain thread blocked in run() cannot send behind csp's back (a worker of another
+    // runtime calling run() is counted already).
+    detail::own_thread_scope caller(detail::thread_runtime() == nullptr);
     shared_->core.reserve();  // the root counts from now: run() cannot see "all done" early
     shared_->post(detail::unique_task(std::move(body)));
     wait_until_all_done();
@@ -144,6 +164,7 @@ class runtime {
     // A worker thread's life: install the pool algorithm, then let the main fiber start
     // the roots it is handed until the runtime stops. Fibers run whenever it waits.
     void work() {
+      detail::own_thread_scope own;  // for good if abandoned: the thread never ends then
       boost::fibers::use_scheduling_algorithm<detail::pool_algorithm>(core.pool);
       detail::thread_runtime() = &core;
       detail::thread_default_stack() = &options.default_stack;
@@ -189,17 +210,41 @@ class runtime {
   void wait_until_all_done() {
     const auto period = shared_->options.deadlock_check_period;
     bool suspect = false;
-    std::uint64_t suspect_epoch = 0;
+    world_epoch suspect_epoch{};
     while (!shared_->core.wait_all_done_for(period)) {
       if (!shared_->options.detect_deadlocks) continue;
-      const auto seen = shared_->core.observe();
-      const bool stuck = seen.live > 0 && seen.blocked == seen.live &&
-                         shared_->core.pool.all_idle(workers_.size()) &&
-                         detail::external_wake_sources().load() == 0;
-      if (stuck && suspect && suspect_epoch == seen.epoch) report_deadlock();
-      suspect = stuck;  // stuck now: confirm at the next check, if nothing happened between
+      const world_state seen = observe_world();
+      if (seen.still && suspect && suspect_epoch == seen.epoch) report_deadlock();
+      suspect = seen.still;  // still now: confirm at the next check, if nothing happened between
       suspect_epoch = seen.epoch;
     }
+  }
+
+  struct world_epoch {
+    std::uint64_t census = 0;  // the set of live runtimes
+    std::uint64_t fibers = 0;  // the sum of their epochs: unchanged iff none changed
+    bool operator==(const world_epoch&) const = default;
+  };
+  struct world_state {
+    bool still = false;
+    world_epoch epoch;
+  };
+
+  // Still: every fiber of every live runtime is blocked with no deadline and all their
+  // workers idle (an abandoned runtime is still by construction), no timer that someone can
+  // receive from is pending or being delivered, and every thread of the process is csp's
+  // own or blocked in runtime::run. Then nothing can ever wake any fiber.
+  world_state observe_world() {
+    world_state w;
+    bool still = true;
+    w.epoch.census = detail::runtime_census::instance().for_each([&](detail::runtime_core& rt) {
+      const auto s = rt.observe();
+      w.epoch.fibers += s.epoch;
+      if (rt.pool.frozen()) return;
+      if (s.blocked != s.live || !rt.pool.all_idle(rt.workers)) still = false;
+    });
+    w.still = still && !detail::external_wake_pending() && detail::no_foreign_threads();
+    return w;
   }
 
   [[noreturn]] void report_deadlock() {
@@ -213,8 +258,19 @@ class runtime {
       std::fputs(report.c_str(), stderr);
       std::abort();
     }
-    shared_->abandoned = true;
+    abandon();
     throw deadlock_error(report);
+  }
+
+  // The stuck fibers are never resumed: no worker of the pool picks a fiber again, and each
+  // fiber parked in a csp waiter is claimed for good, so a channel that outlives run()
+  // skips its entries (a later send keeps its value, as if no receiver were there).
+  void abandon() noexcept {
+    shared_->abandoned = true;
+    shared_->core.pool.freeze();
+    shared_->core.for_each_record([](detail::fiber_record& r) {
+      if (r.parked_in) r.parked_in->try_abandon();
+    });
   }
 
   void stop_workers() noexcept {

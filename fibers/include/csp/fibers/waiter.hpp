@@ -84,7 +84,7 @@ class waiter {
     if (record && !notified_) {
       // Marked blocked until notify() — not until this fiber runs again: a woken fiber
       // waiting for its thread must not look deadlocked to the runtime.
-      record->runtime->block(*record, *site);
+      record->runtime->block(*record, *site, this);
       blocked_record_ = record;
     }
     wait_notified(lk);
@@ -116,6 +116,16 @@ class waiter {
       parked_ = false;
     }
     return true;
+  }
+
+  // A runtime abandoning this (deadlocked, parked) waiter's fiber: claims it for good, so no
+  // partner ever completes one of its entries (a value stays with its sender) or wakes it.
+  // False if a partner claimed it first. Any thread; lock-free, so callable under the
+  // runtime's registry lock.
+  bool try_abandon() noexcept {
+    std::uint32_t expected = unclaimed;
+    return claim_.compare_exchange_strong(expected, claimed_by_timeout, std::memory_order_acq_rel,
+                                          std::memory_order_acquire);
   }
 
   // Owner, after a successful park: which case was claimed, and why it woke.

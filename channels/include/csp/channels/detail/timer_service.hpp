@@ -6,7 +6,13 @@
 // Firing is a try_send from this thread: it never blocks here. A tick whose receiver has not
 // taken the previous value is dropped (ticks never pile up); a timer whose channel is closed
 // (its last receiver is gone) is forgotten, at the latest when it comes due or at the next
-// sweep, which runs whenever the heap has doubled since the previous one.
+// sweep, which runs whenever the heap has doubled since the previous one, and whenever a
+// runtime's deadlock check asks whether a timer is pending.
+//
+// For the deadlock check, a timer is a possible wake-up while someone can still receive
+// from its channel (it is not closed), or while it is being delivered: a timer dropped
+// unfired (the usual select-with-timeout idiom, where another case won) stops counting at
+// once, not when it would have come due.
 
 #include <algorithm>
 #include <condition_variable>
@@ -18,7 +24,7 @@
 
 #include <csp/config.hpp>
 #include <csp/channels/sender.hpp>
-#include <csp/fibers/detail/wait_site.hpp>
+#include <csp/fibers/detail/census.hpp>
 
 namespace csp::detail {
 
@@ -32,16 +38,20 @@ class timer_service {
   // period == zero: fire once at `when`; otherwise every `period` from `when` on.
   // Thread-safe; never blocks the caller beyond a short lock.
   void add(clock::time_point when, clock::duration period, sender<clock::time_point> tx) {
-    std::lock_guard lk(mutex_);
-    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
-    push({when, period, std::move(tx)});
-    if (heap_.size() >= 2 * swept_size_ + 64) sweep();
-    wake_.notify_one();
+    std::vector<timer> dead;
+    {
+      std::lock_guard lk(mutex_);
+      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+      push({when, period, std::move(tx)});
+      if (heap_.size() >= 2 * swept_size_ + 64) dead = sweep();
+      wake_.notify_one();
+    }
   }
 
   timer_service(const timer_service&) = delete;
   timer_service& operator=(const timer_service&) = delete;
   ~timer_service() {
+    external_wake_probe().store(nullptr, std::memory_order_release);
     {
       std::lock_guard lk(mutex_);
       stopping_ = true;
@@ -60,26 +70,44 @@ class timer_service {
     bool operator()(const timer& a, const timer& b) const noexcept { return a.when > b.when; }
   };
 
-  timer_service() = default;
+  timer_service() { external_wake_probe().store(&live_timer_pending, std::memory_order_release); }
 
-  // Every pending timer counts as an external wake source: while one exists, no runtime
-  // whose fibers are all parked is reported deadlocked (a timer may still wake one).
+  // The deadlock check's probe: true while a live timer is pending or being delivered.
+  static bool live_timer_pending() noexcept { return instance().any_live(); }
+
+  bool any_live() noexcept {
+    std::vector<timer> dead;
+    bool live = false;
+    {
+      std::lock_guard lk(mutex_);
+      dead = sweep();
+      live = in_flight_ > 0 || !heap_.empty();
+    }
+    return live;  // `dead` (handles of closed channels) dies outside our lock
+  }
+
   void push(timer t) {
     heap_.push_back(std::move(t));
     std::push_heap(heap_.begin(), heap_.end(), later{});
-    external_wake_sources().fetch_add(1, std::memory_order_relaxed);
   }
 
-  void sweep() {
-    const auto before = static_cast<std::ptrdiff_t>(heap_.size());
-    std::erase_if(heap_, [](const timer& t) { return t.tx.is_closed(); });
-    external_wake_sources().fetch_sub(before - static_cast<std::ptrdiff_t>(heap_.size()),
-                                      std::memory_order_relaxed);
-    std::make_heap(heap_.begin(), heap_.end(), later{});
+  // Takes the timers whose channel nobody can receive from out of the heap; the caller
+  // destroys them after unlocking.
+  [[nodiscard]] std::vector<timer> sweep() {
+    std::vector<timer> dead;
+    const auto live_end = std::partition(heap_.begin(), heap_.end(),
+                                         [](const timer& t) { return !t.tx.is_closed(); });
+    if (live_end != heap_.end()) {
+      dead.assign(std::make_move_iterator(live_end), std::make_move_iterator(heap_.end()));
+      heap_.erase(live_end, heap_.end());
+      std::make_heap(heap_.begin(), heap_.end(), later{});
+    }
     swept_size_ = heap_.size();
+    return dead;
   }
 
   void run() {
+    own_thread_scope own;  // fires timers only: never a wake-up the probe does not report
     std::unique_lock lk(mutex_);
     while (!stopping_) {
       if (heap_.empty()) {
@@ -95,13 +123,14 @@ class timer_service {
       std::pop_heap(heap_.begin(), heap_.end(), later{});
       timer due = std::move(heap_.back());
       heap_.pop_back();
+      ++in_flight_;
       lk.unlock();
       // Outside our lock: try_send takes the channel's lock and may wake its receiver.
       const status s = due.tx.try_send(now);
+      lk.lock();
       // Only now, with the receiver woken (and so no longer counted blocked), does this
       // timer stop counting as a possible wake-up.
-      external_wake_sources().fetch_sub(1, std::memory_order_relaxed);
-      lk.lock();
+      --in_flight_;
       if (s != status::closed && due.period > clock::duration::zero()) {
         // Skip the periods already missed, keeping the phase: ticks never pile up.
         const auto missed = (now - due.when) / due.period;
@@ -119,6 +148,7 @@ class timer_service {
   std::condition_variable wake_;
   std::vector<timer> heap_;
   std::size_t swept_size_ = 0;
+  std::size_t in_flight_ = 0;  // popped and being delivered
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -29,11 +29,13 @@ struct fiber_info {
 namespace detail {
 
 class runtime_core;
+class waiter;
 
 struct fiber_record {
   runtime_core* runtime = nullptr;
   std::uint64_t id = 0;
   const wait_site* site = nullptr;  // non-null while parked without deadline
+  waiter* parked_in = nullptr;      // the waiter it is parked in, if any, while `site` is set
   fiber_record* prev = nullptr;
   fiber_record* next = nullptr;
 };
@@ -55,6 +57,7 @@ inline fiber_record* current_record() {
 class runtime_core {
  public:
   ready_pool pool;
+  std::size_t workers = 0;  // set once, before the first worker starts
 
   // A fiber is about to be created: it counts as live from now on.
   void reserve() {
@@ -92,15 +95,19 @@ class runtime_core {
     return live_;
   }
 
-  void block(fiber_record& r, const wait_site& site) {
+  // `w`: the waiter the fiber parks in (so an abandoned fiber can be claimed for good), or
+  // nullptr for a wait outside csp's waiters (join, wait_group).
+  void block(fiber_record& r, const wait_site& site, waiter* w = nullptr) {
     std::lock_guard lk(mutex_);
     r.site = &site;
+    r.parked_in = w;
     ++blocked_;
   }
 
   void unblock(fiber_record& r) {
     std::lock_guard lk(mutex_);
     r.site = nullptr;
+    r.parked_in = nullptr;
     --blocked_;
     ++epoch_;
   }
@@ -120,6 +127,13 @@ class runtime_core {
   bool wait_all_done_for(Duration period) {
     std::unique_lock lk(mutex_);
     return all_done_.wait_for(lk, period, [this] { return live_ == 0; });
+  }
+
+  // f(fiber_record&) for each live fiber, under the registry lock (f must not block).
+  template <class F>
+  void for_each_record(F&& f) {
+    std::lock_guard lk(mutex_);
+    for (fiber_record* r = head_; r; r = r->next) f(*r);
   }
 
   std::vector<fiber_info> list() {

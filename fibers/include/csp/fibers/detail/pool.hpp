@@ -35,7 +35,7 @@ class ready_pool {
 
   boost::fibers::context* try_pop() {
     std::lock_guard lk(mutex_);
-    if (queue_.empty()) return nullptr;
+    if (frozen_ || queue_.empty()) return nullptr;
     boost::fibers::context* ctx = queue_.front();
     queue_.pop_front();
     return ctx;
@@ -43,13 +43,31 @@ class ready_pool {
 
   bool empty() const {
     std::lock_guard lk(mutex_);
-    return queue_.empty();
+    return frozen_ || queue_.empty();
+  }
+
+  // After a deadlock report: no worker ever resumes a fiber of this pool again (a fiber
+  // woken later stays queued forever) and idle workers sleep for good, using no CPU.
+  void freeze() {
+    {
+      std::lock_guard lk(mutex_);
+      frozen_ = true;
+    }
+    idle_.notify_all();
+  }
+
+  bool frozen() const {
+    std::lock_guard lk(mutex_);
+    return frozen_;
   }
 
   // Blocks the worker thread until `deadline`, work arrives, or `woken` becomes true
   // (a remote wake of one of this worker's pinned fibers); resets `woken`.
   void idle_until(std::chrono::steady_clock::time_point deadline, bool& woken) {
     std::unique_lock lk(mutex_);
+    if (frozen_) {
+      idle_.wait(lk, [] { return false; });  // never returns; spurious wake-ups sleep again
+    }
     auto ready = [&] { return woken || !queue_.empty(); };
     ++idle_workers_;
     if (deadline == std::chrono::steady_clock::time_point::max()) {
@@ -86,6 +104,7 @@ class ready_pool {
   std::deque<boost::fibers::context*> queue_;
   std::size_t idle_workers_ = 0;
   std::size_t pending_wakes_ = 0;  // `woken` flags set and not yet seen by their worker
+  bool frozen_ = false;
 };
 
 // Installed on every worker thread of a runtime (boost::fibers::use_scheduling_algorithm).

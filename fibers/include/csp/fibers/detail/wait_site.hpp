@@ -3,7 +3,6 @@
 // Describing is deferred: a park only stores two pointers; the text is produced (under the
 // runtime's registry lock, while the fiber is still parked) only when someone asks.
 
-#include <atomic>
 #include <cstddef>
 #include <string>
 
@@ -14,12 +13,5 @@ struct wait_site {
   void (*describe)(const void* subject, std::string& out) = nullptr;  // appends details
   const void* subject = nullptr;
 };
-
-// Wake-ups that can come from outside every runtime's fibers (pending timers): while any
-// exists, a runtime whose fibers are all parked is not deadlocked. Timers register here.
-inline std::atomic<std::ptrdiff_t>& external_wake_sources() noexcept {
-  static std::atomic<std::ptrdiff_t> count{0};
-  return count;
-}
 
 }  // namespace csp::detail
