@@ -11,7 +11,7 @@
 //   * no value leaked or was destroyed twice (counted tally);
 //   * run() returned (every fiber finished) and the runtime lists no fiber any more.
 //
-// Run length: CSP_STRESS_SCALE multiplies the rounds per flavor (default 3); CSP_STRESS_SECONDS
+// Run length: CSP_STRESS_SCALE multiplies the rounds per flavor (default 8); CSP_STRESS_SECONDS
 // instead runs each flavor's rounds until that many seconds have passed. CSP_STRESS_SEED fixes
 // the seed (a failing round prints its seed). In sanitizer builds whose Boost cannot be
 // followed (CSP_TEST_FIBER_MODES 0) every process is a plain thread.
@@ -63,7 +63,7 @@ class round_budget {
  public:
   round_budget()
       : seconds_(csp_test::env_size("CSP_STRESS_SECONDS", 0)),
-        rounds_(3 * csp_test::stress_scale()),
+        rounds_(8 * csp_test::stress_scale()),
         start_(std::chrono::steady_clock::now()) {}
   bool another(std::size_t done) const {
     if (seconds_ == 0) return done < rounds_;

@@ -46,12 +46,13 @@ namespace csp_test {
 
 enum class run_mode { fibers_one_thread, fibers_many_threads, plain_threads, mixed, runtime_pool };
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(__SANITIZE_ADDRESS__) || (defined(__SANITIZE_THREAD__) && !defined(BOOST_USE_TSAN))
 // AddressSanitizer and ThreadSanitizer cannot follow Boost.Fiber's stack switches (Debian's
 // build has no sanitizer annotations: an exception unwinding a fiber's frames leaves stale
 // redzones that ASan later reports as stack-buffer-overflow, and TSan loses track of which
 // stack runs). Under them only the mode they can follow runs: plain threads, whose partners
-// (start_partner) are plain threads too.
+// (start_partner) are plain threads too. BOOST_USE_TSAN: Boost.Context built from source
+// with its TSan fiber calls (tests/tsan/boost, scripts/test), which TSan follows everywhere.
 #define CSP_TEST_FIBER_MODES 0
 inline constexpr run_mode all_run_modes[] = {run_mode::plain_threads};
 inline constexpr run_mode single_run_modes[] = {run_mode::plain_threads};
