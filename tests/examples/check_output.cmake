@@ -1,5 +1,9 @@
 # Runs CMD with ARGS (a ;-list), optionally feeding STDIN (a file), and fails unless it exits
 # with EXIT and its standard output matches every regex in MATCH (a ;-list).
+# csp_example_test escapes the lists' semicolons so that add_test keeps each -D as one
+# argument; the backslashes arrive here literally: turn them back into list separators.
+string(REPLACE "\\;" ";" ARGS "${ARGS}")
+string(REPLACE "\\;" ";" MATCH "${MATCH}")
 set(input_args "")
 if(STDIN)
   set(input_args INPUT_FILE "${STDIN}")
