@@ -28,14 +28,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <csp/csp.hpp>
 
 #include "runtime_support.hpp"
+#include "support/child_process.hpp"
 
 using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
@@ -766,101 +765,15 @@ TEST_CASE("runtime::fibers lists blocked fibers and what they wait in, from anot
 
 namespace {
 
-struct child_outcome {
-  bool started = false;
-  bool timed_out = false;
-  bool signaled = false;
-  int signal = 0;
-  bool exited = false;
-  int exit_code = 0;
-  std::string stdout_text;
-  std::string stderr_text;
-};
-
-int temp_file(std::string& path) {
-  char name[] = "/tmp/csp_runtime_child_XXXXXX";
-  const int fd = ::mkstemp(name);
-  path = name;
-  return fd;
-}
-
-// The whole content of a file the child wrote through its own copy of `fd`.
-std::string read_back(int fd) {
-  std::string out;
-  ::lseek(fd, 0, SEEK_SET);
-  char buf[4096];
-  for (;;) {
-    const ssize_t got = ::read(fd, buf, sizeof buf);
-    if (got <= 0) break;
-    out.append(buf, static_cast<std::size_t>(got));
-  }
-  return out;
-}
-
-// Re-runs this test binary on the one (hidden) test `test_name`, stdout and stderr
-// captured. Kills it (and reports timed_out) if it is not done within `limit`.
-child_outcome run_child_test(const std::string& test_name,
-                             std::chrono::seconds limit = std::chrono::seconds(60)) {
-  child_outcome out;
-  std::string out_path, err_path;
-  const int out_fd = temp_file(out_path);
-  const int err_fd = temp_file(err_path);
-  if (out_fd < 0 || err_fd < 0) return out;
-
-  posix_spawn_file_actions_t actions;
-  ::posix_spawn_file_actions_init(&actions);
-  ::posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-  ::posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
-  std::string exe = "/proc/self/exe";
-  std::string name = test_name;
-  std::vector<char*> argv{exe.data(), name.data(), nullptr};
-  // Under ASan, its own SEGV/SIGBUS handler would turn the expected fault into a report
-  // and exit(1): let the child die of the signal, as it does without sanitizers.
-  std::vector<std::string> env_strings;
-  std::string asan = "ASAN_OPTIONS=handle_segv=0:handle_sigbus=0";
-  for (char** e = environ; *e; ++e) {
-    const std::string entry = *e;
-    if (entry.rfind("ASAN_OPTIONS=", 0) == 0) {
-      asan = entry + ":handle_segv=0:handle_sigbus=0";
-    } else {
-      env_strings.push_back(entry);
-    }
-  }
-  env_strings.push_back(asan);
-  std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), envp.data());
-  ::posix_spawn_file_actions_destroy(&actions);
-  if (rc == 0) {
-    out.started = true;
-    int status = 0;
-    const auto give_up = std::chrono::steady_clock::now() + limit;
-    for (;;) {
-      const pid_t done = ::waitpid(pid, &status, WNOHANG);
-      if (done == pid) break;
-      if (done < 0 && errno != EINTR) break;
-      if (std::chrono::steady_clock::now() > give_up) {
-        out.timed_out = true;
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(5ms);
-    }
-    out.signaled = WIFSIGNALED(status);
-    if (out.signaled) out.signal = WTERMSIG(status);
-    out.exited = WIFEXITED(status);
-    if (out.exited) out.exit_code = WEXITSTATUS(status);
-  }
-  out.stdout_text = read_back(out_fd);
-  out.stderr_text = read_back(err_fd);
-  ::close(out_fd);
-  ::close(err_fd);
-  ::unlink(out_path.c_str());
-  ::unlink(err_path.c_str());
-  return out;
+// Under ASan, its own SEGV/SIGBUS handler would turn the expected fault into a report and
+// exit(1): the child runs with those handlers off, so it dies of the signal, as it does
+// without sanitizers.
+csp_test::child_outcome run_child_test(const std::string& test_name,
+                                       std::chrono::seconds limit = std::chrono::seconds(60)) {
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  const std::string options = (asan && *asan ? std::string(asan) + ":" : std::string()) +
+                              "handle_segv=0:handle_sigbus=0";
+  return csp_test::run_child_test(test_name, limit, {"ASAN_OPTIONS=" + options});
 }
 
 int dive(int depth) {
@@ -918,7 +831,7 @@ TEST_CASE("runtime child deadlock after a select that dropped a one-hour timer",
 TEST_CASE("deadlock: a dropped one-hour timer does not delay the report",
           "[runtime][deadlock][timers][child]") {
   // The report must come promptly; the bound (20 s) only keeps a regression from hanging.
-  const child_outcome c =
+  const csp_test::child_outcome c =
       run_child_test("runtime child deadlock after a select that dropped a one-hour timer", 20s);
   INFO(c.stderr_text);
   REQUIRE(c.started);
@@ -930,7 +843,7 @@ TEST_CASE("deadlock: a dropped one-hour timer does not delay the report",
 }
 
 TEST_CASE("deadlock_policy::abort prints the report to stderr and aborts", "[runtime][deadlock][child]") {
-  const child_outcome c = run_child_test("runtime child deadlock abort policy");
+  const csp_test::child_outcome c = run_child_test("runtime child deadlock abort policy");
   INFO(c.stderr_text);
   REQUIRE(c.started);
   REQUIRE_FALSE(c.timed_out);
@@ -941,7 +854,7 @@ TEST_CASE("deadlock_policy::abort prints the report to stderr and aborts", "[run
 }
 
 TEST_CASE("csp::stack::guarded: an overflow faults instead of running on", "[runtime][stack][child]") {
-  const child_outcome c = run_child_test("runtime child guarded stack overflow");
+  const csp_test::child_outcome c = run_child_test("runtime child guarded stack overflow");
   INFO(c.stderr_text);
   REQUIRE(c.started);
   REQUIRE_FALSE(c.timed_out);
