@@ -623,7 +623,10 @@ TEST_CASE("losing cases leave no trace: 100,000 lost selects, no memory growth, 
     CHECK(wrong == 0);
     INFO("live allocations after 1,000 selects: " << live_at_1000 << ", after " << n << ": "
                                                   << live_at_end);
-    CHECK(live_at_end <= live_at_1000);
+    // A select that leaked would leave ~n more allocations behind. The count is process-wide,
+    // and a runtime's workers allocate on their own (parking, the partner's next send), so a
+    // handful may come and go between the two samples: allow far less than one per select.
+    CHECK(live_at_end - live_at_1000 < 64);
     REQUIRE(p != nullptr);
     CHECK(p.get() == raw);
     CHECK(*p == 2);
