@@ -12,6 +12,7 @@
 #include <boost/fiber/fiber.hpp>
 
 #include <csp/fibers/detail/fiber_registry.hpp>
+#include <csp/fibers/detail/main_exit.hpp>
 #include <csp/fibers/stack.hpp>
 
 namespace csp::detail {
@@ -41,9 +42,16 @@ inline const std::optional<stack>*& thread_default_stack() noexcept {
 // captured last sender has closed its channel by then.
 template <class Body>
 auto registered(runtime_core* rt, Body body) {
-  if (rt) rt->reserve();
+  if (rt) {
+    rt->reserve();
+  } else {
+    arm_main_exit_guard();
+  }
   return [rt, body = std::optional<Body>(std::move(body))]() mutable {
-    if (!rt) return (*body)();
+    if (!rt) {
+      thread_fiber_scope scope;
+      return (*body)();
+    }
     fiber_record record;
     rt->enter(record);
     current_record_slot().reset(&record);
