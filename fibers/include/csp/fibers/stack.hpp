@@ -34,6 +34,14 @@ class stack {
     return boost::context::stack_traits::default_size();
   }
 
+  // The smallest size the factories below accept: Boost.Context's minimum, glibc's SIGSTKSZ,
+  // read at run time from the CPU's signal frame size (47 KiB on an AVX-512 machine, where a
+  // signal delivered on a fiber's stack may need that much; a few KiB on older CPUs).
+  static std::size_t minimum_size() noexcept {
+    return boost::context::stack_traits::minimum_size();
+  }
+
+  // Each throws csp::invalid_argument for a size below minimum_size().
   static stack fixed(std::size_t size = default_size()) { return stack(kind::fixed, size); }
   static stack pooled(std::size_t size = default_size()) {
     stack s(kind::pooled, size);
@@ -67,7 +75,7 @@ class stack {
   stack(kind k, std::size_t size) : kind_(k), size_(size) {
     if (size < boost::context::stack_traits::minimum_size()) {
       throw invalid_argument("csp::stack: size below the platform minimum of " +
-                             std::to_string(boost::context::stack_traits::minimum_size()));
+                             std::to_string(minimum_size()));
     }
   }
 
