@@ -280,10 +280,13 @@ class runtime {
       return;
     }
     {
+      // Notified under the mutex: a woken worker cannot get past wait() (and end its thread,
+      // destroying its scheduler) before notify_all has finished waking every worker's
+      // scheduler; unlocked, the last wake-ups could reach a scheduler already gone.
       std::unique_lock lk(shared_->mutex);
       shared_->stopping = true;
+      shared_->wake.notify_all();
     }
-    shared_->wake.notify_all();
     for (std::thread& t : workers_) {
       if (t.joinable()) t.join();
     }

@@ -121,15 +121,20 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
     }
   }
 
+  // The shared queue first, except on every local_turn-th pick: the local queue holds this
+  // worker's dispatcher, the only code that moves sleepers whose time has come and fibers
+  // woken from other threads (Boost's remote-ready queue) into the ready queues. Always
+  // preferring the shared queue starved it for as long as the runtime stayed busy: a timer
+  // never fired. (Go's scheduler looks at its global queue every 61 ticks for the same
+  // reason.)
   boost::fibers::context* pick_next() noexcept override {
+    if (++picks_ % local_turn == 0 && !local_.empty()) return pop_local();
     if (boost::fibers::context* ctx = pool_.try_pop()) {
       boost::fibers::context::active()->attach(ctx);
       return ctx;
     }
     if (local_.empty()) return nullptr;
-    boost::fibers::context* ctx = &local_.front();
-    local_.pop_front();
-    return ctx;
+    return pop_local();
   }
 
   bool has_ready_fibers() const noexcept override { return !local_.empty() || !pool_.empty(); }
@@ -141,8 +146,17 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
   void notify() noexcept override { pool_.wake(woken_); }
 
  private:
+  static constexpr unsigned local_turn = 61;
+
+  boost::fibers::context* pop_local() noexcept {
+    boost::fibers::context* ctx = &local_.front();
+    local_.pop_front();
+    return ctx;
+  }
+
   ready_pool& pool_;
   boost::fibers::scheduler::ready_queue_type local_;
+  unsigned picks_ = 0;
   bool woken_ = false;  // guarded by the pool's mutex
 };
 
