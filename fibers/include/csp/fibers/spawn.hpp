@@ -18,6 +18,7 @@
 #include <csp/fibers/detail/exception_state.hpp>
 #include <csp/fibers/detail/fiber_registry.hpp>
 #include <csp/fibers/detail/launch.hpp>
+#include <csp/fibers/detail/main_exit.hpp>
 #include <csp/fibers/stack.hpp>
 
 namespace csp {
@@ -31,6 +32,7 @@ template <class R>
 struct task_state {
   std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> value{};
   std::exception_ptr error;
+  bool finished = false;  // the body has returned or thrown
 };
 
 struct task_factory;
@@ -61,9 +63,16 @@ class task {
 
   // Blocks the calling fiber until the task ends; returns its value or rethrows its
   // exception. Throws csp::empty_handle if the task was already joined, detached or moved.
+  // After main has returned, a task whose fiber had not finished throws
+  // csp::deadlock_error: that fiber is never resumed (see the README).
   R join() {
     if (!fiber_.joinable()) throw empty_handle("csp::task::join on a task with no fiber");
-    {
+    if (detach_if_main_returned()) {
+      if (!state_->finished) {
+        state_.reset();
+        throw deadlock_error("csp::task::join after main returned: the fiber is never resumed");
+      }
+    } else {
       detail::blocked_scope blocked(&detail::join_site);
       detail::exception_state_guard eh;  // may resume on another thread
       fiber_.join();
@@ -85,8 +94,16 @@ class task {
   task(boost::fibers::fiber fiber, std::shared_ptr<detail::task_state<R>> state) noexcept
       : fiber_(std::move(fiber)), state_(std::move(state)) {}
 
+  // After main has returned the fiber is never resumed, and the thread's scheduler is gone:
+  // joining would wait for ever (see detail/main_exit.hpp). Let it go instead.
+  bool detach_if_main_returned() noexcept {
+    if (!detail::main_has_returned()) return false;
+    fiber_.detach();
+    return true;
+  }
+
   void join_quietly() noexcept {
-    if (fiber_.joinable()) {
+    if (fiber_.joinable() && !detach_if_main_returned()) {
       detail::blocked_scope blocked(&detail::join_site);
       detail::exception_state_guard eh;  // e.g. a task destroyed by unwinding
       fiber_.join();
@@ -112,6 +129,7 @@ struct task_factory {
       } catch (...) {
         state->error = std::current_exception();
       }
+      state->finished = true;
     });
     return task<R>(std::move(fiber), std::move(state));
   }

@@ -82,7 +82,11 @@ boost::fibers::fiber launch(const stack* explicit_stack, Body body) {
     }
     return boost::fibers::fiber(std::move(fn));
   } catch (...) {
-    if (rt) rt->unreserve();
+    if (rt) {
+      rt->unreserve();
+    } else {
+      disarm_main_exit_guard();
+    }
     throw;
   }
 }

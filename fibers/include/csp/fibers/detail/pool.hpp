@@ -10,6 +10,7 @@
 // and may be attached to, and resumed by, any other. Pinned contexts (each worker's main and
 // dispatcher fibers) never leave their thread and stay in a local queue.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -121,14 +122,16 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
     }
   }
 
-  // The shared queue first, except on every local_turn-th pick: the local queue holds this
-  // worker's dispatcher, the only code that moves sleepers whose time has come and fibers
-  // woken from other threads (Boost's remote-ready queue) into the ready queues. Always
-  // preferring the shared queue starved it for as long as the runtime stayed busy: a timer
-  // never fired. (Go's scheduler looks at its global queue every 61 ticks for the same
-  // reason.)
+  // The shared queue first, except right after a remote wake-up and on every local_turn-th
+  // pick: the local queue holds this worker's dispatcher, the only code that moves fibers
+  // woken from other threads (Boost's remote-ready queue, which notify() announces) and
+  // sleepers whose time has come into the ready queues. Always preferring the shared queue
+  // starved it for as long as the runtime stayed busy: a timer never fired. (Go's scheduler
+  // looks at its global queue every 61 ticks for the same reason.)
   boost::fibers::context* pick_next() noexcept override {
-    if (++picks_ % local_turn == 0 && !local_.empty()) return pop_local();
+    if (!local_.empty() && (remote_wake_pending() || ++picks_ % local_turn == 0)) {
+      return pop_local();
+    }
     if (boost::fibers::context* ctx = pool_.try_pop()) {
       boost::fibers::context::active()->attach(ctx);
       return ctx;
@@ -143,10 +146,23 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
     pool_.idle_until(deadline, woken_);
   }
 
-  void notify() noexcept override { pool_.wake(woken_); }
+  // Called by Boost after it queued a context woken from another thread on this worker's
+  // remote-ready queue (and at shutdown). release: pairs with the acquire in pick_next, so
+  // the dispatcher that runs next sees the queued context.
+  void notify() noexcept override {
+    remote_wake_.store(true, std::memory_order_release);
+    pool_.wake(woken_);
+  }
 
  private:
   static constexpr unsigned local_turn = 61;
+
+  // Cleared before the dispatcher runs, which then drains the remote-ready queue: a wake-up
+  // that sets it again meanwhile is seen at the next pick.
+  bool remote_wake_pending() noexcept {
+    return remote_wake_.load(std::memory_order_relaxed) &&
+           remote_wake_.exchange(false, std::memory_order_acquire);
+  }
 
   boost::fibers::context* pop_local() noexcept {
     boost::fibers::context* ctx = &local_.front();
@@ -157,6 +173,7 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
   ready_pool& pool_;
   boost::fibers::scheduler::ready_queue_type local_;
   unsigned picks_ = 0;
+  std::atomic<bool> remote_wake_{false};  // set by any thread, cleared by this worker
   bool woken_ = false;  // guarded by the pool's mutex
 };
 
