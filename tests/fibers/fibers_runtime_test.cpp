@@ -22,11 +22,11 @@
 
 #include <csp/csp.hpp>
 
-#include "support.hpp"
+#include "support/knobs.hpp"
 
 using namespace std::chrono_literals;
 using csp_test::boom_error;
-using csp_test::stress_scale;
+using csp_test::stress_scale_int;
 
 namespace {
 
@@ -534,7 +534,7 @@ TEST_CASE("task: a task started on one thread can be joined on another", "[task]
 }
 
 TEST_CASE("task: many tasks, all results collected", "[task]") {
-  const int n = 200 * stress_scale();
+  const int n = 200 * stress_scale_int();
   std::vector<csp::task<long>> tasks;
   tasks.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) {
@@ -787,7 +787,7 @@ TEST_CASE("wait_group: add making the counter negative throws csp::invalid_argum
 }
 
 TEST_CASE("wait_group: many fibers on one thread", "[wait_group]") {
-  const int n = 200 * stress_scale();
+  const int n = 200 * stress_scale_int();
   csp::wait_group wg;
   int finished = 0;
   wg.add(n);
@@ -824,7 +824,7 @@ TEST_CASE("wait_group: is reusable after reaching zero", "[wait_group]") {
 
 TEST_CASE("wait_group: fibers on several threads and plain threads", "[wait_group][threads]") {
   constexpr int fiber_threads = 4;
-  const int fibers_per_thread = 25 * stress_scale();
+  const int fibers_per_thread = 25 * stress_scale_int();
   constexpr int plain_threads = 4;
   const int total = fiber_threads * fibers_per_thread + plain_threads;
 
@@ -888,7 +888,7 @@ TEST_CASE("wait_group: plain threads wait, a fiber counts down", "[wait_group][t
 TEST_CASE("wait_group: may be destroyed as soon as wait returns", "[wait_group][threads]") {
   // Go's WaitGroup allows this; done() must not touch the group after the count hits zero
   // in a way that races with the waiter's destructor.
-  const int rounds = 50 * stress_scale();
+  const int rounds = 50 * stress_scale_int();
   for (int r = 0; r < rounds; ++r) {
     auto wg = std::make_unique<csp::wait_group>();
     wg->add(4);
@@ -921,7 +921,7 @@ std::thread start_side(bool as_fiber, F body) {
 }  // namespace
 
 TEST_CASE("ping-pong across threads over two rendezvous channels", "[threads][channels]") {
-  const int rounds = 1000 * stress_scale();
+  const int rounds = 1000 * stress_scale_int();
   const bool a_fiber = GENERATE(true, false);
   const bool b_fiber = GENERATE(true, false);
   CAPTURE(a_fiber, b_fiber);
@@ -968,7 +968,7 @@ TEST_CASE("ping-pong across threads over two rendezvous channels", "[threads][ch
 }
 
 TEST_CASE("ping-pong between two fibers of the same thread", "[channels]") {
-  const int rounds = 1000 * stress_scale();
+  const int rounds = 1000 * stress_scale_int();
   auto [ping_tx, ping_rx] = csp::make_channel<int>();
   auto [pong_tx, pong_rx] = csp::make_channel<int>();
   auto a = csp::spawn(
@@ -999,7 +999,7 @@ TEST_CASE("ping-pong between two fibers of the same thread", "[channels]") {
 TEST_CASE("fan-in: fibers on several threads send to a plain-thread receiver", "[threads][channels]") {
   constexpr int threads = 4;
   constexpr int fibers_per_thread = 8;
-  const int per_fiber = 100 * stress_scale();
+  const int per_fiber = 100 * stress_scale_int();
   constexpr int producers = threads * fibers_per_thread;
   const std::size_t capacity = GENERATE(std::size_t{0}, std::size_t{1}, std::size_t{8});
   CAPTURE(capacity);
@@ -1042,7 +1042,7 @@ TEST_CASE("fan-in: fibers on several threads send to a plain-thread receiver", "
 TEST_CASE("fan-out: a plain thread feeds fibers on several threads", "[threads][channels]") {
   constexpr int threads = 3;
   constexpr int fibers_per_thread = 4;
-  const int values = 3000 * stress_scale();
+  const int values = 3000 * stress_scale_int();
 
   auto [tx, rx0] = csp::make_channel<int>(4);
   std::vector<std::vector<int>> got(threads * fibers_per_thread);

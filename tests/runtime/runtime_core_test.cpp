@@ -29,7 +29,7 @@
 
 using namespace std::chrono_literals;
 using csp_rt_test::boom_error;
-using csp_rt_test::stress_scale;
+using csp_rt_test::stress_scale_int;
 
 namespace {
 
@@ -358,7 +358,7 @@ TEST_CASE("runtime: MPMC conservation and per-producer FIFO across worker thread
   CAPTURE(threads, capacity_name(capacity));
   constexpr int producers = 4;
   constexpr int consumers = 3;
-  const int per_producer = 3000 * stress_scale();
+  const int per_producer = 3000 * stress_scale_int();
 
   const mpmc_outcome out = mpmc_in_runtime(threads, capacity, producers, consumers, per_producer);
   REQUIRE(out.failed_sends == 0);
@@ -393,7 +393,7 @@ TEST_CASE("runtime: a rendezvous hands each value to a partner on another fiber"
   const std::size_t threads = GENERATE(std::size_t{1}, std::size_t{2}, std::size_t{4});
   CAPTURE(threads);
   // Ping-pong over two rendezvous channels: every round trip completes, in order.
-  const int rounds = 2000 * stress_scale();
+  const int rounds = 2000 * stress_scale_int();
   const int last = csp::run(threads, [rounds] {
     auto [ping_tx, ping_rx] = csp::make_channel<int>();
     auto [pong_tx, pong_rx] = csp::make_channel<int>();
@@ -424,7 +424,7 @@ TEST_CASE("runtime: a bounded channel never holds more than its capacity", "[run
     std::size_t max_size = 0;
     long sum = 0;
   };
-  const int n = 4000 * stress_scale();
+  const int n = 4000 * stress_scale_int();
   const seen s = csp::run(threads, [n] {
     auto [tx, rx] = csp::make_channel<int>(capacity);
     for (int p = 0; p < 3; ++p) {
@@ -450,7 +450,7 @@ TEST_CASE("runtime: a bounded channel never holds more than its capacity", "[run
 TEST_CASE("runtime: select fan-in over producers on other threads", "[runtime][select]") {
   const std::size_t threads = GENERATE(std::size_t{2}, std::size_t{4});
   CAPTURE(threads);
-  const int per_producer = 2000 * stress_scale();
+  const int per_producer = 2000 * stress_scale_int();
 
   SECTION("csp::select over three channels of different flavors, closed ones switched off") {
     struct fan_in {

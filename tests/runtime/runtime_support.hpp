@@ -6,26 +6,15 @@
 // variables that run() has finished with) and assert on the test thread afterwards.
 
 #include <chrono>
-#include <cstdlib>
-#include <stdexcept>
-#include <string>
 
 #include <csp/csp.hpp>
 
+#include "support/knobs.hpp"
+
 namespace csp_rt_test {
 
-// CSP_STRESS_SCALE (environment) multiplies loop counts; default 1.
-inline int stress_scale() {
-  const char* s = std::getenv("CSP_STRESS_SCALE");
-  if (s == nullptr) return 1;
-  const int v = std::atoi(s);
-  return v > 0 ? v : 1;
-}
-
-// A user exception type that is not one of the standard library's own.
-struct boom_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using csp_test::boom_error;
+using csp_test::stress_scale_int;
 
 // A generous give-up time for waits that only a broken runtime would exhaust: a test that
 // hits it fails with a clear message instead of hanging until the CTest timeout.

@@ -42,6 +42,8 @@
 
 #include <csp/csp.hpp>
 
+#include "support/knobs.hpp"
+
 namespace csp_test {
 
 enum class run_mode { fibers_one_thread, fibers_many_threads, plain_threads, mixed, runtime_pool };
@@ -102,20 +104,7 @@ namespace csp_test {
 
 // ---- knobs from the environment
 
-inline std::size_t env_size(const char* name, std::size_t fallback) {
-  const char* s = std::getenv(name);
-  if (!s || !*s) return fallback;
-  char* end = nullptr;
-  const unsigned long long v = std::strtoull(s, &end, 10);
-  if (end == s || v == 0) return fallback;
-  return static_cast<std::size_t>(v);
-}
-
-// CSP_STRESS_SCALE multiplies the loop counts of stress tests (default 1).
-inline std::size_t stress_scale() {
-  static const std::size_t scale = env_size("CSP_STRESS_SCALE", 1);
-  return scale;
-}
+// (env_size and stress_scale: knobs.hpp)
 
 // Seconds one run_processes call may take before the watchdog calls it a deadlock:
 // CSP_TEST_WATCHDOG_SECONDS, default 30 per unit of stress scale.
