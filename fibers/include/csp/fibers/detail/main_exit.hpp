@@ -60,14 +60,20 @@ class main_exit_guard {
     if (!boost::fibers::context::active()->is_context(boost::fibers::type::main_context)) return;
     thread_fiber_list& list = this_thread_fibers();
     // The ready ones first (yield puts main behind them); repeat while some fiber of this
-    // thread is ready or has not started yet.
-    while (list.unstarted != 0 || any_ready(list)) boost::this_fiber::yield();
+    // thread is ready or has not started yet. Bounded: each round runs every fiber ready
+    // then, so only fibers that keep waking each other need many, and a miscount (fibers
+    // moved to other threads by a scheduling algorithm of the user's) cannot hang the exit.
+    for (int round = 0; round < max_rounds && (list.unstarted != 0 || any_ready(list)); ++round) {
+      boost::this_fiber::yield();
+    }
     list.closed = true;
     for (thread_fiber_node* n = list.head; n; n = n->next) abandon(*n->ctx);
     list.head = nullptr;
   }
 
  private:
+  static constexpr int max_rounds = 10'000;
+
   static bool any_ready(const thread_fiber_list& list) noexcept {
     for (const thread_fiber_node* n = list.head; n; n = n->next) {
       if (n->ctx->ready_is_linked()) return true;
