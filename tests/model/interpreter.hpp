@@ -140,6 +140,7 @@ struct select_io {
   bool has_timeout = false;
   bool has_default = false;
   wait timeout = wait::zero;
+  bool dynamic = false;
   int seq = 0;
 
   // Drops the handle copies in a fixed order (the model replays that order).
@@ -209,9 +210,57 @@ void run_select_shape(select_io& io, record& r) {
   }(std::make_index_sequence<N>{});
 }
 
+// The same select as a csp::selector: cases added in select numbering order, so the ids
+// select() returns are the same numbers. The selector holds copies of the handles (never
+// the last ones: io holds its own until after the selector is gone).
+template <std::size_t N>
+void run_selector(select_io& io, record& r) {
+  [&]<std::size_t... K>(std::index_sequence<K...>) {
+    std::array<value, N> vals{value(io.seq, static_cast<int>(N + K))...};  // outlive `sel`
+    std::size_t fired = 0;
+    {
+      csp::selector sel;
+      (sel.on_recv(io.rx[K],
+                   [&r](csp::result<value> v) {
+                     note_handler(r, K);
+                     note_recv(r, v);
+                   }),
+       ...);
+      (sel.on_send(io.tx[K], vals[K],
+                   [&r](bool ok) {
+                     note_handler(r, N + K);
+                     r.got.st = ok ? csp::status::ok : csp::status::closed;
+                   }),
+       ...);
+      if (io.has_timeout) {
+        sel.on_timeout(duration_of(io.timeout), [&r] {
+          note_handler(r, 2 * N);
+          r.got.st = csp::status::timeout;
+        });
+      }
+      if (io.has_default) {
+        const std::size_t index = 2 * N + (io.has_timeout ? 1 : 0);
+        sel.otherwise([&r, index] {
+          note_handler(r, index);
+          r.got.st = csp::status::empty;
+        });
+      }
+      fired = sel.select();
+    }
+    r.got.fired = static_cast<int>(fired);
+    if (r.handler_calls != 1 || r.handler_index != r.got.fired) {
+      r.error = "selector::select returned " + std::to_string(fired) + " but ran " +
+                std::to_string(r.handler_calls) + " handler(s), the last for case " +
+                std::to_string(r.handler_index);
+    }
+  }(std::make_index_sequence<N>{});
+}
+
 template <std::size_t N>
 void run_select_n(select_io& io, record& r) {
-  if (io.has_timeout) {
+  if (io.dynamic) {
+    run_selector<N>(io, r);
+  } else if (io.has_timeout) {
     io.has_default ? run_select_shape<N, true, true>(io, r) : run_select_shape<N, true, false>(io, r);
   } else {
     io.has_default ? run_select_shape<N, false, true>(io, r) : run_select_shape<N, false, false>(io, r);
@@ -535,6 +584,7 @@ class machine {
     io.has_timeout = o.has_timeout;
     io.has_default = o.has_default;
     io.timeout = o.timeout;
+    io.dynamic = o.dynamic;
     io.seq = seq;
     waiter_spec spec;
     std::vector<std::pair<int, side>> copies;
@@ -561,8 +611,8 @@ class machine {
                                           });
       return;
     }
-    // Nothing could ever end such a select: let its timeout expire instead.
-    if (!any_enabled && !io.has_default && io.timeout == wait::forever) io.timeout = wait::brief;
+    // Nothing could ever end such a select: make its timeout one that has expired.
+    if (!any_enabled && !io.has_default && io.timeout == wait::forever) io.timeout = wait::zero;
     const std::size_t n = io.n;
     if (io.has_timeout) {
       spec.timeout_index = static_cast<int>(2 * n);

@@ -77,6 +77,7 @@ struct op {
   std::array<case_spec, max_select_slots> cases{};
   bool has_timeout = false;
   bool has_default = false;
+  bool dynamic = false;  // run the select as a csp::selector (same cases, same numbering)
 };
 
 struct program {
@@ -124,14 +125,16 @@ inline program decode(std::span<const std::uint8_t> bytes) {
     op o;
     // The weights: selects and the four plain transfers dominate; handle juggling and
     // renewals are rarer, so channels live long enough to fill and drain.
-    static constexpr op_kind table[24] = {
-        op_kind::send,     op_kind::send,     op_kind::try_send, op_kind::try_send,
-        op_kind::send_for, op_kind::recv,     op_kind::recv,     op_kind::try_recv,
-        op_kind::try_recv, op_kind::recv_for, op_kind::close,    op_kind::copy,
-        op_kind::copy,     op_kind::drop,     op_kind::drop_all, op_kind::renew,
+    static constexpr op_kind table[32] = {
+        op_kind::send,     op_kind::send,     op_kind::send,     op_kind::send,
+        op_kind::try_send, op_kind::try_send, op_kind::try_send, op_kind::send_for,
+        op_kind::send_for, op_kind::recv,     op_kind::recv,     op_kind::recv,
+        op_kind::recv,     op_kind::try_recv, op_kind::try_recv, op_kind::recv_for,
+        op_kind::recv_for, op_kind::close,    op_kind::copy,     op_kind::copy,
+        op_kind::drop,     op_kind::drop_all, op_kind::renew,    op_kind::renew,
         op_kind::select,   op_kind::select,   op_kind::select,   op_kind::select,
-        op_kind::select,   op_kind::select,   op_kind::send,     op_kind::try_recv};
-    o.kind = table[in.next() % 24];
+        op_kind::select,   op_kind::select,   op_kind::select,   op_kind::select};
+    o.kind = table[in.next() % 32];
     switch (o.kind) {
       case op_kind::send:
       case op_kind::try_send:
@@ -171,6 +174,7 @@ inline program decode(std::span<const std::uint8_t> bytes) {
         o.ncases = static_cast<std::uint8_t>(1 + shape % max_select_slots);
         o.has_default = (shape / 3) % 4 == 0;
         o.has_timeout = (shape / 12) % 2 == 1;
+        o.dynamic = (shape / 24) % 2 == 1;
         if (o.has_timeout) o.timeout = detail::decode_wait(in.next());
         for (std::size_t k = 0; k < o.ncases; ++k) {
           const unsigned m = in.next() % 8u;
@@ -241,7 +245,7 @@ inline std::string to_string(const op& o) {
     case op_kind::renew:
       return "c" + std::to_string(o.channel) + " = new " + to_string(o.renew_spec);
     case op_kind::select: {
-      std::string s = "select(";
+      std::string s = o.dynamic ? "selector(" : "select(";
       for (std::size_t k = 0; k < o.ncases; ++k) {
         const case_spec& c = o.cases[k];
         if (k) s += ", ";
