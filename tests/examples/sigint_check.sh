@@ -1,11 +1,12 @@
 #!/bin/bash
 # sigint_check.sh <pipeline> <cmake> <pipeline_check.cmake>
-# Starts `pipeline --items 0` (it would run for ever), sends it SIGINT after 300 ms, and
-# fails unless it ends within 1 s with exit status 130 and prints a summary whose counts add
-# up (checked by pipeline_check.cmake). Then the same with SIGTERM and 143, and both again
-# on 2 threads.
+# Starts `pipeline --items 0` (it would run for ever), sends it SIGINT 300 ms after it has
+# installed its handlers, and fails unless it ends within 1 s with exit status 130 and prints
+# a summary whose counts add up (checked by pipeline_check.cmake). Then the same with
+# SIGTERM and 143, and both again on 2 threads.
 set -u
 pipeline=$1 cmake=$2 check=$3
+. "$(dirname "$0")/wait_for_handlers.sh"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
@@ -15,6 +16,7 @@ run_one() {  # run_one SIGNAL EXPECTED_STATUS THREADS
   # installs its own handler, so that does not matter to the program.
   "$pipeline" --items 0 --threads "$threads" >"$out" &
   local pid=$!
+  wait_for_handlers "$pid"
   sleep 0.3
   kill -s "$sig" "$pid"
   local waited=0

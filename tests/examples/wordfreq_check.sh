@@ -12,6 +12,7 @@
 #           wordfreq within 1 s with status 130, after it printed the counts of the whole text.
 set -u
 wordfreq=$1 mode=$2
+. "$(dirname "$0")/wait_for_handlers.sh"
 shift 2
 export LC_ALL=C
 dir=$(mktemp -d)
@@ -105,6 +106,7 @@ sigint)
   exec 3>"$dir/fifo"  # kept open: wordfreq sees no end of input
   cat "$dir/all.txt" >&3
   echo >&3  # ends the last word: a word still open at the end is not a word yet
+  wait_for_handlers "$pid"
   sleep 0.3
   kill -s INT "$pid"
   waited=0
