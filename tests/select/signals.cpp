@@ -16,6 +16,17 @@
 
 using namespace std::chrono_literals;
 
+namespace {
+
+// csp::signals hands a signal out on its own thread, a little after it arrived. One that is
+// handed out after its last receiver is gone takes its former disposition, which for SIGUSR1
+// and SIGUSR2 ends the process: a test that drops its receiver while deliveries are still on
+// their way (the burst below) would end the test binary. So the binary listens to both for
+// its whole life, on a channel that, once full, drops what it gets.
+const csp::receiver<int> keep_usr_signals_listened = csp::signals({SIGUSR1, SIGUSR2});
+
+}  // namespace
+
 TEST_CASE("signals: each signal that reaches the process arrives as its number",
           "[signals]") {
   csp::receiver<int> sig = csp::signals({SIGUSR1, SIGUSR2});

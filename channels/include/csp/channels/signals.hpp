@@ -23,7 +23,9 @@ namespace csp {
 // signal: each gets every delivery. Once the last receiver of a channel is gone its signals
 // stop coming; a signal nobody listens to any more gets its former disposition back (at the
 // latest when it next arrives, which then takes that disposition: by default, SIGINT ends
-// the process). Thread-safe; never blocks. Throws csp::invalid_argument for an empty list
+// the process). That includes a signal that arrived just before the last receiver went but
+// was not handed out yet: receivers are not watched, so csp cannot tell it from one that
+// arrived just after. Thread-safe; never blocks. Throws csp::invalid_argument for an empty list
 // or a signal that cannot be caught (SIGKILL, SIGSTOP, a number outside 1..NSIG-1).
 //
 // A thread of csp's reads the pipe and sends the values: while it exists the runtime's
