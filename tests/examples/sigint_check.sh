@@ -6,7 +6,7 @@
 # SIGTERM and 143, and both again on 2 threads.
 set -u
 pipeline=$1 cmake=$2 check=$3
-. "$(dirname "$0")/wait_for_handlers.sh"
+. "$(dirname "$0")/signal_helpers.sh"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
@@ -19,13 +19,7 @@ run_one() {  # run_one SIGNAL EXPECTED_STATUS THREADS
   wait_for_handlers "$pid"
   sleep 0.3
   kill -s "$sig" "$pid"
-  local waited=0
-  while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 100 ]; do  # 100 x 10 ms
-    sleep 0.01
-    waited=$((waited + 1))
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -s KILL "$pid"
+  if ! wait_for_exit "$pid"; then
     wait "$pid"
     echo "FAIL: pipeline still running 1 s after SIG$sig (threads=$threads)"
     cat "$out"
@@ -39,7 +33,7 @@ run_one() {  # run_one SIGNAL EXPECTED_STATUS THREADS
     exit 1
   fi
   "$cmake" -DOUTPUT="$out" -DSTOPPED_BY="SIG$sig" -P "$check" || exit 1
-  echo "ok: SIG$sig ended it in about $((waited * 10)) ms with status $status (threads=$threads)"
+  echo "ok: SIG$sig ended it in about $waited_ms ms with status $status (threads=$threads)"
 }
 
 run_one INT 130 1

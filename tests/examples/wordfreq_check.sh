@@ -12,7 +12,7 @@
 #           wordfreq within 1 s with status 130, after it printed the counts of the whole text.
 set -u
 wordfreq=$1 mode=$2
-. "$(dirname "$0")/wait_for_handlers.sh"
+. "$(dirname "$0")/signal_helpers.sh"
 shift 2
 export LC_ALL=C
 dir=$(mktemp -d)
@@ -109,20 +109,12 @@ sigint)
   wait_for_handlers "$pid"
   sleep 0.3
   kill -s INT "$pid"
-  waited=0
-  while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 100 ]; do
-    sleep 0.01
-    waited=$((waited + 1))
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -s KILL "$pid"
-    fail "wordfreq still running 1 s after SIGINT"
-  fi
+  wait_for_exit "$pid" || fail "wordfreq still running 1 s after SIGINT"
   wait "$pid"
   status=$?
   exec 3>&-
   [ "$status" -eq 130 ] || fail "wordfreq exited with $status after SIGINT, expected 130"
-  echo "ok: SIGINT ended it in about $((waited * 10)) ms with status 130"
+  echo "ok: SIGINT ended it in about $waited_ms ms with status 130"
   check_summary "$dir/out_all" 1 $((bytes + 1)) SIGINT
   compare "$dir/out_all" "$dir/expected" "the counts printed after SIGINT"
   ;;

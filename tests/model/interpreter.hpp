@@ -157,36 +157,68 @@ inline void note_handler(record& r, std::size_t index) {
   r.handler_index = static_cast<int>(index);
 }
 
+// The handlers of a select's cases, numbered as csp::select numbers them: receives 0..N-1,
+// sends N..2N-1, then the timeout, then the default.
 template <std::size_t K>
-auto recv_case(select_io& io, record& r) {
-  return csp::on_recv(io.rx[K], [&r](csp::result<value> v) {
+auto recv_handler(record& r) {
+  return [&r](csp::result<value> v) {
     note_handler(r, K);
     note_recv(r, v);
-  });
+  };
+}
+
+template <std::size_t K, std::size_t N>
+auto send_handler(record& r) {
+  return [&r](bool ok) {
+    note_handler(r, N + K);
+    r.got.st = ok ? csp::status::ok : csp::status::closed;
+  };
+}
+
+template <std::size_t N>
+auto timeout_handler(record& r) {
+  return [&r] {
+    note_handler(r, 2 * N);
+    r.got.st = csp::status::timeout;
+  };
+}
+
+template <std::size_t N>
+auto default_handler(record& r, bool has_timeout) {
+  return [&r, index = 2 * N + (has_timeout ? 1 : 0)] {
+    note_handler(r, index);
+    r.got.st = csp::status::empty;
+  };
+}
+
+// Exactly one handler ran, and it is the one of the case `what` says fired.
+inline void check_fired(record& r, std::size_t fired, const char* what) {
+  r.got.fired = static_cast<int>(fired);
+  if (r.handler_calls != 1 || r.handler_index != r.got.fired) {
+    r.error = std::string(what) + " returned " + std::to_string(fired) + " but ran " +
+              std::to_string(r.handler_calls) + " handler(s), the last for case " +
+              std::to_string(r.handler_index);
+  }
+}
+
+template <std::size_t K>
+auto recv_case(select_io& io, record& r) {
+  return csp::on_recv(io.rx[K], recv_handler<K>(r));
 }
 
 // An lvalue value: the case sends a copy of its own (these tests do not depend on whether a
 // case borrows or owns an rvalue).
 template <std::size_t K, std::size_t N>
 auto send_case(select_io& io, std::array<value, N>& vals, record& r) {
-  return csp::on_send(io.tx[K], vals[K], [&r](bool ok) {
-    note_handler(r, N + K);
-    r.got.st = ok ? csp::status::ok : csp::status::closed;
-  });
+  return csp::on_send(io.tx[K], vals[K], send_handler<K, N>(r));
 }
 
 template <std::size_t N, bool Timeout, bool Default>
 void run_select_shape(select_io& io, record& r) {
   [&]<std::size_t... K>(std::index_sequence<K...>) {
     std::array<value, N> vals{value(io.seq, static_cast<int>(N + K))...};
-    const auto timeout = [&r] {
-      note_handler(r, 2 * N);
-      r.got.st = csp::status::timeout;
-    };
-    const auto otherwise = [&r] {
-      note_handler(r, 2 * N + (Timeout ? 1 : 0));
-      r.got.st = csp::status::empty;
-    };
+    const auto timeout = timeout_handler<N>(r);
+    const auto otherwise = default_handler<N>(r, Timeout);
     std::size_t fired = 0;
     if constexpr (Timeout && Default) {
       fired = csp::select(recv_case<K>(io, r)..., send_case<K, N>(io, vals, r)...,
@@ -201,12 +233,7 @@ void run_select_shape(select_io& io, record& r) {
     } else {
       fired = csp::select(recv_case<K>(io, r)..., send_case<K, N>(io, vals, r)...);
     }
-    r.got.fired = static_cast<int>(fired);
-    if (r.handler_calls != 1 || r.handler_index != r.got.fired) {
-      r.error = "select returned " + std::to_string(fired) + " but ran " +
-                std::to_string(r.handler_calls) + " handler(s), the last for case " +
-                std::to_string(r.handler_index);
-    }
+    check_fired(r, fired, "select");
   }(std::make_index_sequence<N>{});
 }
 
@@ -220,39 +247,13 @@ void run_selector(select_io& io, record& r) {
     std::size_t fired = 0;
     {
       csp::selector sel;
-      (sel.on_recv(io.rx[K],
-                   [&r](csp::result<value> v) {
-                     note_handler(r, K);
-                     note_recv(r, v);
-                   }),
-       ...);
-      (sel.on_send(io.tx[K], vals[K],
-                   [&r](bool ok) {
-                     note_handler(r, N + K);
-                     r.got.st = ok ? csp::status::ok : csp::status::closed;
-                   }),
-       ...);
-      if (io.has_timeout) {
-        sel.on_timeout(duration_of(io.timeout), [&r] {
-          note_handler(r, 2 * N);
-          r.got.st = csp::status::timeout;
-        });
-      }
-      if (io.has_default) {
-        const std::size_t index = 2 * N + (io.has_timeout ? 1 : 0);
-        sel.otherwise([&r, index] {
-          note_handler(r, index);
-          r.got.st = csp::status::empty;
-        });
-      }
+      (sel.on_recv(io.rx[K], recv_handler<K>(r)), ...);
+      (sel.on_send(io.tx[K], vals[K], send_handler<K, N>(r)), ...);
+      if (io.has_timeout) sel.on_timeout(duration_of(io.timeout), timeout_handler<N>(r));
+      if (io.has_default) sel.otherwise(default_handler<N>(r, io.has_timeout));
       fired = sel.select();
     }
-    r.got.fired = static_cast<int>(fired);
-    if (r.handler_calls != 1 || r.handler_index != r.got.fired) {
-      r.error = "selector::select returned " + std::to_string(fired) + " but ran " +
-                std::to_string(r.handler_calls) + " handler(s), the last for case " +
-                std::to_string(r.handler_index);
-    }
+    check_fired(r, fired, "selector::select");
   }(std::make_index_sequence<N>{});
 }
 
