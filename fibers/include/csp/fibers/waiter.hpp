@@ -12,11 +12,15 @@
 //     fails, a partner is mid-transfer: the owner keeps waiting, without a deadline, for
 //     the notify that must follow. So a timeout never races a transfer.
 //
-// Parking is Boost.Fiber's context::suspend / wait_until with an epoch waker: a stale
-// wake (the timer fired first) is a no-op, and the wake is issued while holding the
-// waiter's own spinlock, so the owner cannot return (and its fiber cannot end) while a
-// notifier still uses the context. The exceptions the owner is handling travel with it
-// across the switch (exception_state_guard): it may resume on another thread.
+// Parking without a deadline, on a runtime worker: the owner detaches itself from its
+// worker and switches out (pool_algorithm::suspend_detached); notify() hands it to the
+// notifier's own worker (ready_detached), so it runs next where its partner runs. Elsewhere
+// (plain threads, timed waits) parking is Boost.Fiber's context::suspend / wait_until with
+// an epoch waker: a stale wake (the timer fired first) is a no-op, and the wake is issued
+// while holding the waiter's own spinlock, so the owner cannot return (and its fiber
+// cannot end) while a notifier still uses the context. The exceptions the owner is
+// handling travel with it across the switch (exception_state_guard): it may resume on
+// another thread.
 // Only this header and the rest of fibers/ touch Boost.Fiber.
 
 #include <atomic>
@@ -25,11 +29,13 @@
 
 #include <boost/fiber/context.hpp>
 #include <boost/fiber/detail/spinlock.hpp>
+#include <boost/fiber/type.hpp>
 #include <boost/fiber/waker.hpp>
 
 #include <csp/config.hpp>
 #include <csp/fibers/detail/exception_state.hpp>
 #include <csp/fibers/detail/fiber_registry.hpp>
+#include <csp/fibers/detail/pool.hpp>
 #include <csp/fibers/detail/wait_site.hpp>
 
 namespace csp::detail {
@@ -73,7 +79,19 @@ class waiter {
       blocked_record_->runtime->unblock(*blocked_record_);
       blocked_record_ = nullptr;
     }
-    if (parked_) waker_.wake();
+    if (!parked_) return;
+    if (!home_) {
+      waker_.wake();
+      return;
+    }
+    // Parked detached: nothing but this hand-over can resume the owner, so the lock can go
+    // first (the owner cannot run, and its fiber cannot end, before ready_detached has
+    // queued it; after that this notifier touches neither the waiter nor the context), and
+    // the owner, once resumed, does not spin on the lock while the hand-over wakes a thread.
+    boost::fibers::context* ctx = ctx_;
+    ready_pool* home = home_;
+    lk.unlock();
+    ready_detached(ctx, *home);
   }
 
   // Owner: parks until notified. Returns the claimed case's id. `site` says what the
@@ -135,7 +153,7 @@ class waiter {
   wake_reason reason() const noexcept { return reason_; }
 
   // Owner: makes the waiter reusable for another round. Only once every entry is unlinked
-  // and any notify has finished (both hold for the owner after park returns).
+  // and any notify is done with the waiter (both hold for the owner after park returns).
   void reset() noexcept {
     claim_.store(unclaimed, std::memory_order_relaxed);
     notified_ = false;
@@ -146,11 +164,19 @@ class waiter {
     if (notified_) return;
     exception_state_guard eh;  // may resume on another thread
     while (!notified_) {
-      waker_ = ctx_->create_waker();
       parked_ = true;
-      ctx_->suspend(lk);  // releases lk once switched out
-      lk.lock();
+      pool_algorithm* worker = pool_algorithm::current();
+      if (worker && !ctx_->is_context(boost::fibers::type::pinned_context)) {
+        home_ = &worker->pool();
+        worker->suspend_detached(ctx_, lk);  // releases the lock once switched out
+        lk = boost::fibers::detail::spinlock_lock(splk_);
+      } else {
+        waker_ = ctx_->create_waker();
+        ctx_->suspend(lk);  // releases lk once switched out
+        lk.lock();
+      }
       parked_ = false;
+      home_ = nullptr;
     }
   }
 
@@ -161,6 +187,7 @@ class waiter {
   bool parked_ = false;
   bool notified_ = false;
   fiber_record* blocked_record_ = nullptr;  // set while counted as blocked by its runtime
+  ready_pool* home_ = nullptr;  // while parked detached from its worker: the runtime's pool
   wake_reason reason_ = wake_reason::done;
 };
 

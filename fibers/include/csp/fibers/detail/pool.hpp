@@ -1,117 +1,59 @@
 #pragma once
-// The scheduling side of a csp::runtime: one ready queue shared by the runtime's worker
-// threads, and the Boost.Fiber algorithm each worker installs to use it.
+// The scheduling side of a csp::runtime: the Boost.Fiber algorithm each worker thread
+// installs, serving the runtime's ready_pool (the shared queue and the run-next slots), and
+// the hand-over of a fiber parked in a csp waiter.
 //
 // Boost.Fiber's own shared_work and work_stealing keep process-wide static state, so they
-// can serve one pool per process at most; each pool here owns its queue, so runtimes can be
-// created and destroyed one after another and side by side.
+// can serve one pool per process at most; each pool here owns its queues, so runtimes can
+// be created and destroyed one after another and side by side.
 //
-// Fibers migrate: a fiber made ready on one worker is detached from that worker's scheduler
-// and may be attached to, and resumed by, any other. Pinned contexts (each worker's main and
-// dispatcher fibers) never leave their thread and stay in a local queue.
+// Fibers migrate: a ready fiber waits detached from every scheduler, and the worker that
+// picks it attaches it. Pinned contexts (each worker's main and dispatcher fibers) never
+// leave their thread and stay in a local queue. A fiber that parks in a csp waiter without
+// a deadline detaches itself on the way out (suspend_detached), so whoever wakes it hands
+// it to the waker's own worker (ready_detached), not back to the thread it last ran on:
+// Boost would route that wake through the old thread's remote queue and an OS wake-up.
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <mutex>
 
 #include <boost/fiber/algo/algorithm.hpp>
 #include <boost/fiber/context.hpp>
+#include <boost/fiber/detail/spinlock.hpp>
 #include <boost/fiber/scheduler.hpp>
 #include <boost/fiber/type.hpp>
 
+#include <csp/fibers/detail/ready_pool.hpp>
+
 namespace csp::detail {
-
-// The queue of ready, unpinned fibers of one runtime. Thread-safe.
-class ready_pool {
- public:
-  void push(boost::fibers::context* ctx) {
-    {
-      std::lock_guard lk(mutex_);
-      queue_.push_back(ctx);
-    }
-    idle_.notify_one();
-  }
-
-  boost::fibers::context* try_pop() {
-    std::lock_guard lk(mutex_);
-    if (frozen_ || queue_.empty()) return nullptr;
-    boost::fibers::context* ctx = queue_.front();
-    queue_.pop_front();
-    return ctx;
-  }
-
-  bool empty() const {
-    std::lock_guard lk(mutex_);
-    return frozen_ || queue_.empty();
-  }
-
-  // After a deadlock report: no worker ever resumes a fiber of this pool again (a fiber
-  // woken later stays queued forever) and idle workers sleep for good, using no CPU.
-  void freeze() {
-    {
-      std::lock_guard lk(mutex_);
-      frozen_ = true;
-    }
-    idle_.notify_all();
-  }
-
-  bool frozen() const {
-    std::lock_guard lk(mutex_);
-    return frozen_;
-  }
-
-  // Blocks the worker thread until `deadline`, work arrives, or `woken` becomes true
-  // (a remote wake of one of this worker's pinned fibers); resets `woken`.
-  void idle_until(std::chrono::steady_clock::time_point deadline, bool& woken) {
-    std::unique_lock lk(mutex_);
-    if (frozen_) {
-      idle_.wait(lk, [] { return false; });  // never returns; spurious wake-ups sleep again
-    }
-    auto ready = [&] { return woken || !queue_.empty(); };
-    ++idle_workers_;
-    if (deadline == std::chrono::steady_clock::time_point::max()) {
-      idle_.wait(lk, ready);
-    } else {
-      idle_.wait_until(lk, deadline, ready);
-    }
-    --idle_workers_;
-    if (woken) --pending_wakes_;
-    woken = false;
-  }
-
-  // True when all `workers` wait for work with nothing queued and no wake-up on its way
-  // to one of them (a fiber woken from another thread sits in its worker's remote queue
-  // until that worker runs): nothing is running or about to.
-  bool all_idle(std::size_t workers) const {
-    std::lock_guard lk(mutex_);
-    return idle_workers_ == workers && queue_.empty() && pending_wakes_ == 0;
-  }
-
-  // Wakes every idle worker so each can check its own `woken` flag.
-  void wake(bool& woken) {
-    {
-      std::lock_guard lk(mutex_);
-      if (!woken) ++pending_wakes_;
-      woken = true;
-    }
-    idle_.notify_all();
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::condition_variable idle_;
-  std::deque<boost::fibers::context*> queue_;
-  std::size_t idle_workers_ = 0;
-  std::size_t pending_wakes_ = 0;  // `woken` flags set and not yet seen by their worker
-  bool frozen_ = false;
-};
 
 // Installed on every worker thread of a runtime (boost::fibers::use_scheduling_algorithm).
 class pool_algorithm final : public boost::fibers::algo::algorithm {
  public:
-  explicit pool_algorithm(ready_pool& pool) noexcept : pool_(pool) {}
+  // On the worker thread, before it runs any fiber.
+  explicit pool_algorithm(ready_pool& pool)
+      : pool_(pool), scheduler_(boost::fibers::context::active()->get_scheduler()) {
+    pool_.add_slot(next_);
+    current() = this;
+  }
+  ~pool_algorithm() override {
+    current() = nullptr;
+    pool_.remove_slot(next_);
+  }
+
+  // The calling worker's algorithm, or null on other threads. A fiber may call it, switch
+  // out and resume on another thread, so the thread-local's address must be computed afresh
+  // at every call, never kept from before a switch: not inlined (GCC keeps thread-local
+  // addresses across calls within a function), and the asm keeps GCC from deeming it const
+  // and merging two calls.
+  [[gnu::noinline]] static pool_algorithm*& current() noexcept {
+    asm volatile("" ::: "memory");
+    thread_local pool_algorithm* self = nullptr;
+    return self;
+  }
+
+  ready_pool& pool() const noexcept { return pool_; }
 
   void awakened(boost::fibers::context* ctx) noexcept override {
     if (ctx->is_context(boost::fibers::type::pinned_context)) {
@@ -122,28 +64,67 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
     }
   }
 
-  // The shared queue first, except right after a remote wake-up and on every local_turn-th
-  // pick: the local queue holds this worker's dispatcher, the only code that moves fibers
-  // woken from other threads (Boost's remote-ready queue, which notify() announces) and
-  // sleepers whose time has come into the ready queues. Always preferring the shared queue
-  // starved it for as long as the runtime stayed busy: a timer never fired. (Go's scheduler
-  // looks at its global queue every 61 ticks for the same reason.)
+  // The run-next slot first (at most next_streak picks in a row, so the shared queue keeps
+  // its turns), then the shared queue, except right after a remote wake-up and on every
+  // local_turn-th pick: the local queue holds this worker's dispatcher, the only code that
+  // moves fibers woken from other threads (Boost's remote-ready queue, which notify()
+  // announces) and sleepers whose time has come into the ready queues. Always preferring the
+  // shared queue starved it for as long as the runtime stayed busy: a timer never fired.
+  // (Go's scheduler looks at its global queue every 61 ticks for the same reason.)
+  // Attaches through the saved scheduler: the active fiber may be one that has just
+  // detached itself (suspend_detached).
   boost::fibers::context* pick_next() noexcept override {
     if (!local_.empty() && (remote_wake_pending() || ++picks_ % local_turn == 0)) {
       return pop_local();
     }
-    if (boost::fibers::context* ctx = pool_.try_pop()) {
-      boost::fibers::context::active()->attach(ctx);
-      return ctx;
+    if (streak_ < next_streak) {
+      if (boost::fibers::context* ctx = take_next()) {
+        ++streak_;
+        return adopt(ctx);
+      }
     }
+    streak_ = 0;
+    if (boost::fibers::context* ctx = pool_.try_pop()) return adopt(ctx);
+    if (boost::fibers::context* ctx = take_next()) return adopt(ctx);
     if (local_.empty()) return nullptr;
     return pop_local();
   }
 
-  bool has_ready_fibers() const noexcept override { return !local_.empty() || !pool_.empty(); }
+  bool has_ready_fibers() const noexcept override {
+    return !local_.empty() || next_.fiber.load(std::memory_order_relaxed) || !pool_.empty();
+  }
 
   void suspend_until(std::chrono::steady_clock::time_point const& deadline) noexcept override {
-    pool_.idle_until(deadline, woken_);
+    pool_.idle_until(deadline, woken_, next_);
+  }
+
+  // The active fiber `self` (unpinned, of this worker) leaves this worker's scheduler and
+  // switches to the next ready fiber; the lock `lk` holds is released once it is switched
+  // out, and `lk` owns nothing on return. It comes back, on whichever worker, only through
+  // ready_detached.
+  // Boost releases the lock through the lock object it is handed, on the next context of
+  // this thread: first the spinlock, then the object's "owns" flag. The fiber may resume
+  // on another worker in between, so that object must not be one it reads again (its own
+  // `lk`): it is switch_lock_, which only this thread ever touches.
+  void suspend_detached(boost::fibers::context* self,
+                        boost::fibers::detail::spinlock_lock& lk) noexcept {
+    switch_lock_ = boost::fibers::detail::spinlock_lock(*lk.release(), std::adopt_lock);
+    scheduler_->detach_worker_context(self);
+    scheduler_->suspend(switch_lock_);  // `this` may belong to another thread from here on
+  }
+
+  // This worker's running fiber has woken `ctx` (detached, switched out): it runs next here.
+  // The fiber it displaces from the slot goes to the shared queue, where any worker may
+  // take it.
+  void make_next(boost::fibers::context* ctx) noexcept {
+    next_.fills.fetch_add(1, std::memory_order_relaxed);
+    // seq_cst: the fill and ready_pool::slot_filled's loads form a Dekker pair with a
+    // worker going to sleep (see there). release: publishes the switched-out context.
+    if (boost::fibers::context* displaced = next_.fiber.exchange(ctx, std::memory_order_seq_cst)) {
+      pool_.push(displaced);
+    } else {
+      pool_.slot_filled();
+    }
   }
 
   // Called by Boost after it queued a context woken from another thread on this worker's
@@ -156,6 +137,18 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
 
  private:
   static constexpr unsigned local_turn = 61;
+  static constexpr unsigned next_streak = 32;
+
+  boost::fibers::context* take_next() noexcept {
+    if (!next_.fiber.load(std::memory_order_relaxed) || pool_.frozen()) return nullptr;
+    // acquire: pairs with the release of the fill (or a thief's own store, same thread).
+    return next_.fiber.exchange(nullptr, std::memory_order_acquire);
+  }
+
+  boost::fibers::context* adopt(boost::fibers::context* ctx) noexcept {
+    scheduler_->attach_worker_context(ctx);
+    return ctx;
+  }
 
   // Cleared before the dispatcher runs, which then drains the remote-ready queue: a wake-up
   // that sets it again meanwhile is seen at the next pick.
@@ -171,10 +164,26 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
   }
 
   ready_pool& pool_;
+  boost::fibers::scheduler* scheduler_;  // this worker's
+  runnext_slot next_;
+  boost::fibers::detail::spinlock_lock switch_lock_;  // see suspend_detached
   boost::fibers::scheduler::ready_queue_type local_;
   unsigned picks_ = 0;
+  unsigned streak_ = 0;  // run-next picks in a row
   std::atomic<bool> remote_wake_{false};  // set by any thread, cleared by this worker
   bool woken_ = false;  // guarded by the pool's mutex
 };
+
+// Makes ready a fiber parked by suspend_detached, once its waker has finished with it:
+// into the calling worker's run-next slot if that worker belongs to the fiber's runtime
+// (`home`), else at the back of home's shared queue. Any thread.
+inline void ready_detached(boost::fibers::context* ctx, ready_pool& home) noexcept {
+  pool_algorithm* here = pool_algorithm::current();
+  if (here && &here->pool() == &home) {
+    here->make_next(ctx);
+  } else {
+    home.push(ctx);
+  }
+}
 
 }  // namespace csp::detail
