@@ -72,7 +72,7 @@ enum class deadlock_policy : unsigned char { throw_error, abort };
 
 struct runtime_options {
   // Stack for the runtime's fibers (csp::go / csp::spawn may still pass their own);
-  // nullopt: Boost.Context's default fixed-size stack.
+  // nullopt: csp::stack::cached(csp::stack::default_size()), the default of every fiber.
   std::optional<stack> default_stack;
   bool detect_deadlocks = true;
   deadlock_policy on_deadlock = deadlock_policy::throw_error;
@@ -194,7 +194,7 @@ class runtime {
       if (options.default_stack) {
         options.default_stack->launch(std::move(fn)).detach();
       } else {
-        boost::fibers::fiber(std::move(fn)).detach();
+        detail::launch_on_default_stack(std::move(fn)).detach();
       }
     }
 

@@ -2,13 +2,24 @@
 // csp::stack: how a fiber's stack is allocated. Pass one to a csp::runtime (the default for
 // its fibers) or as the first argument of csp::go / csp::spawn (for one fiber).
 //
+//   csp::stack::cached(64 * 1024)   the default (cached(default_size()), for fibers given no
+//                                   stack, inside a runtime or not): mmap'd, committed only as
+//                                   touched, recycled through per-thread caches and one
+//                                   process-wide list per size; no guard page
 //   csp::stack::fixed(64 * 1024)    plain heap stacks (Boost.Context fixedsize_stack)
 //   csp::stack::pooled(64 * 1024)   recycled from a pool shared by copies of this object;
 //                                   thread-safe: fibers may start and end on any threads
-//   csp::stack::guarded(64 * 1024)  mmap'd with a guard page below: an overflow faults at once
+//   csp::stack::guarded(64 * 1024)  mmap'd with a guard page below: an overflow faults at once;
+//                                   recycled like cached (the guard stays across reuse)
 //
-// Sizes are rounded up by Boost.Context to what the platform accepts; memory is committed
-// only as the stack is touched, so a large size costs address space, not RAM.
+// Sizes are rounded up to what the platform accepts (whole pages for cached and guarded);
+// memory is committed only as the stack is touched, so a large size costs address space,
+// not RAM: a fiber parked with shallow frames (a link of a channel chain) commits one page.
+// cached and guarded stacks of one size are shared by the whole process and never given
+// back to the OS while fewer than 262,144 (detail::stack_depot::retain_limit) are free (their
+// committed pages stay committed, ready for the next fiber); the rest are unmapped.
+// A guarded stack is two kernel mappings (vm.max_map_count, 65,530 by default, bounds how
+// many can exist at once); cached stacks merge into few mappings.
 
 #include <cstddef>
 #include <memory>
@@ -16,18 +27,18 @@
 #include <utility>
 
 #include <boost/context/fixedsize_stack.hpp>
-#include <boost/context/protected_fixedsize_stack.hpp>
 #include <boost/context/stack_traits.hpp>
 #include <boost/fiber/fiber.hpp>
 
 #include <csp/errors.hpp>
+#include <csp/fibers/detail/stack_cache.hpp>
 #include <csp/fibers/detail/stack_pool.hpp>
 
 namespace csp {
 
 class stack {
  public:
-  enum class kind : unsigned char { fixed, pooled, guarded };
+  enum class kind : unsigned char { fixed, pooled, guarded, cached };
 
   // Boost.Context's default size (128 KiB on Linux x86-64).
   static std::size_t default_size() noexcept {
@@ -48,7 +59,16 @@ class stack {
     s.pool_ = std::make_shared<detail::stack_pool>(s.size_);
     return s;
   }
-  static stack guarded(std::size_t size = default_size()) { return stack(kind::guarded, size); }
+  static stack guarded(std::size_t size = default_size()) {
+    stack s(kind::guarded, size);
+    s.depot_ = &detail::stack_depot::get(s.size_, true);
+    return s;
+  }
+  static stack cached(std::size_t size = default_size()) {
+    stack s(kind::cached, size);
+    s.depot_ = &detail::stack_depot::get(s.size_, false);
+    return s;
+  }
 
   kind type() const noexcept { return kind_; }
   std::size_t size() const noexcept { return size_; }
@@ -61,8 +81,8 @@ class stack {
         return boost::fibers::fiber(std::allocator_arg, detail::pooled_stack_allocator(pool_),
                                     std::forward<Fn>(fn));
       case kind::guarded:
-        return boost::fibers::fiber(std::allocator_arg,
-                                    boost::context::protected_fixedsize_stack(size_),
+      case kind::cached:
+        return boost::fibers::fiber(std::allocator_arg, detail::cached_stack_allocator(*depot_),
                                     std::forward<Fn>(fn));
       case kind::fixed:
         break;
@@ -82,6 +102,17 @@ class stack {
   kind kind_;
   std::size_t size_;
   std::shared_ptr<detail::stack_pool> pool_;  // kind::pooled only; shared by copies
+  detail::stack_depot* depot_ = nullptr;      // kind::guarded and cached; immortal
 };
+
+namespace detail {
+// Starts fn on csp's default stack, stack::cached(stack::default_size()).
+template <class Fn>
+boost::fibers::fiber launch_on_default_stack(Fn&& fn) {
+  static stack_depot& depot = stack_depot::get(stack::default_size(), false);
+  return boost::fibers::fiber(std::allocator_arg, cached_stack_allocator(depot),
+                              std::forward<Fn>(fn));
+}
+}  // namespace detail
 
 }  // namespace csp

@@ -12,9 +12,12 @@
 #include <string>
 #include <vector>
 
-#include <boost/fiber/fss.hpp>
+#include <new>
 
-#include <csp/fibers/detail/pool.hpp>
+#include <boost/fiber/context.hpp>
+#include <boost/fiber/properties.hpp>
+
+#include <csp/fibers/detail/ready_pool.hpp>
 #include <csp/fibers/detail/wait_site.hpp>
 
 namespace csp {
@@ -31,6 +34,8 @@ namespace detail {
 class runtime_core;
 class waiter;
 
+class record_properties;
+
 struct fiber_record {
   runtime_core* runtime = nullptr;
   std::uint64_t id = 0;
@@ -38,11 +43,33 @@ struct fiber_record {
   waiter* parked_in = nullptr;      // the waiter it is parked in, if any, while `site` is set
   fiber_record* prev = nullptr;
   fiber_record* next = nullptr;
+  // Room for the record_properties that links the fiber's context to this record.
+  alignas(void*) unsigned char properties_room[4 * sizeof(void*)];
 };
 
-// The calling fiber's record (it migrates with the fiber), or nullptr outside runtimes.
-inline boost::fibers::fiber_specific_ptr<fiber_record>& current_record_slot() {
-  static boost::fibers::fiber_specific_ptr<fiber_record> slot([](fiber_record*) {});
+// Where a fiber of a runtime finds its record: in its Boost context's properties pointer,
+// which migrates with the fiber and which csp's pool algorithm does not use otherwise.
+// (A boost::fibers::fiber_specific_ptr cost a std::map node and a shared_ptr copy, two
+// atomic increments on a counter all threads share, per fiber.) The properties object
+// lives inside the record, in the fiber's frame; Boost destroys it through `delete` when it
+// is replaced, so its operator delete frees nothing.
+class record_properties final : public boost::fibers::fiber_properties {
+ public:
+  record_properties(boost::fibers::context* ctx, fiber_record* r) noexcept
+      : fiber_properties(ctx), record(r) {}
+  static void operator delete(void*) noexcept {}  // storage: fiber_record::properties_room
+
+  fiber_record* const record;
+};
+
+// current_record_slot().reset(&r) on the fiber that owns r, before it runs any user code;
+// reset(nullptr) before r dies. get(): the calling fiber's record or nullptr.
+struct record_slot {
+  void reset(fiber_record* r) noexcept;
+  fiber_record* get() const noexcept;
+};
+inline record_slot& current_record_slot() noexcept {
+  static record_slot slot;
   return slot;
 }
 // Set on each worker thread of a runtime; null elsewhere.
@@ -52,6 +79,18 @@ inline runtime_core*& thread_runtime() noexcept {
 }
 inline fiber_record* current_record() {
   return thread_runtime() ? current_record_slot().get() : nullptr;
+}
+
+inline void record_slot::reset(fiber_record* r) noexcept {
+  static_assert(sizeof(record_properties) <= sizeof(fiber_record::properties_room));
+  boost::fibers::context* ctx = boost::fibers::context::active();
+  // Boost deletes the one set before (ours: destroyed in place, nothing freed).
+  ctx->set_properties(r ? ::new (r->properties_room) record_properties(ctx, r) : nullptr);
+}
+
+inline fiber_record* record_slot::get() const noexcept {
+  auto* p = static_cast<record_properties*>(boost::fibers::context::active()->get_properties());
+  return p ? p->record : nullptr;
 }
 
 class runtime_core {

@@ -29,7 +29,7 @@ auto bind_call(F&& f, Args&&... args) {
 template <class F, class... Args>
 using call_result_t = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
 
-// The runtime's default stack for new fibers, or nullopt (Boost's default) outside runtimes.
+// The runtime's default stack for new fibers, or nullopt (csp's default, stack::cached).
 inline const std::optional<stack>*& thread_default_stack() noexcept {
   thread_local const std::optional<stack>* s = nullptr;
   return s;
@@ -70,7 +70,7 @@ auto registered(runtime_core* rt, Body body) {
 }
 
 // Starts body() on a new fiber: on `explicit_stack` if given, else the runtime's default,
-// else Boost's default stack.
+// else csp's default stack (stack::cached(stack::default_size())).
 template <class Body>
 boost::fibers::fiber launch(const stack* explicit_stack, Body body) {
   runtime_core* rt = thread_runtime();
@@ -80,7 +80,7 @@ boost::fibers::fiber launch(const stack* explicit_stack, Body body) {
     if (const std::optional<stack>* def = thread_default_stack(); def && *def) {
       return (*def)->launch(std::move(fn));
     }
-    return boost::fibers::fiber(std::move(fn));
+    return launch_on_default_stack(std::move(fn));
   } catch (...) {
     if (rt) {
       rt->unreserve();
