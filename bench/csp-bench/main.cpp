@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "boost_pool.hpp"
 #include "impls.hpp"
 #include "isolate.hpp"
 #include "options.hpp"
@@ -24,8 +25,7 @@ std::string join_notes(const std::string& a, const std::string& b) {
 bench::measurement measure(const bench::job& j, int repeat) {
   std::vector<double> ns_per_msg;
   for (int r = 0; r < repeat; ++r) {
-    const auto ns = j.implementation == bench::impl::csp ? bench::run_csp(j.p)
-                                                         : bench::run_boost(j.p);
+    const auto ns = bench::run_impl(j.p, j.implementation);
     ns_per_msg.push_back(static_cast<double>(ns.count()) / static_cast<double>(j.p.messages));
   }
   const bench::summary s = bench::summarize(ns_per_msg);
@@ -42,8 +42,7 @@ int main(int argc, char** argv) {
   auto out = bench::make_printer(cfg.out, std::cout);
   int failures = 0;
   for (const bench::job& j : cfg.jobs) {
-    const bench::support s = j.implementation == bench::impl::csp ? bench::csp_support(j.p)
-                                                                  : bench::boost_support(j.p);
+    const bench::support s = bench::support_of(j.p, j.implementation);
     bench::row r;
     r.implementation = j.implementation;
     r.p = j.p;
@@ -70,6 +69,7 @@ int main(int argc, char** argv) {
     r.peak_rss_kb = o.result->peak_rss_kb;
     out->print(r);
   }
+  bench::stop_work_stealing();  // --in-process: no static destructor may race its threads
   if (failures > 0) {
     std::cerr << "csp-bench: " << failures << " row(s) failed" << std::endl;
     return 1;

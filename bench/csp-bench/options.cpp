@@ -68,7 +68,7 @@ std::variant<config, int> parse_command_line(int argc, char** argv) {
   int consumers = 1;
   std::uint64_t messages = 1;
   int repeat = 3;
-  std::string impl_text;
+  std::vector<std::string> impl_texts;
   std::string format_text = "table";
   bool suite = false;
   bool in_process = false;
@@ -103,18 +103,27 @@ std::variant<config, int> parse_command_line(int argc, char** argv) {
   auto* o_messages =
       app.add_option("--messages,-m", messages,
                      "Messages per run (default per workload: spsc/mpsc/mpmc 1e6, select_* 1e5, "
-                     "pingpong 2e5 one-way sends, chain 2e4 fibers; 1/50 of that with threads > 1 "
+                     "pingpong 2e5 one-way sends, chain 1e5 fibers; 1/50 of that with threads > 1 "
                      "and capacity 0 or 1, or pingpong); with --suite, scales every row's "
                      "default by N/1e6")
           ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10'000'000'000}));
-  auto* o_threads = app.add_option("--threads,-t", threads, "OS threads running the fibers")
+  auto* o_threads = app.add_option("--threads,-t", threads,
+                                   "Worker threads running the fibers (csp::runtime's, "
+                                   "work_stealing's, or one per pinned scheduler)")
                         ->check(CLI::Range(1, 256))
                         ->default_str("1");
   app.add_option("--repeat,-r", repeat, "Runs per row; the median is reported")
       ->check(CLI::Range(1, 1000))
       ->default_str("3");
-  auto* o_impl = app.add_option("--impl", impl_text, "Only this implementation (default: both)")
-                     ->check(CLI::IsMember({"csp", "boost"}));
+  std::vector<std::string> impl_names;
+  for (impl i : all_impls) impl_names.emplace_back(to_string(i));
+  auto* o_impl =
+      app.add_option("--impl", impl_texts,
+                     "Implementations, comma-separated (default csp,boost): csp (csp::runtime), "
+                     "boost (Boost's work_stealing at threads > 1), csp-pinned, boost-pinned "
+                     "(one scheduler per thread, fibers pinned)")
+          ->delimiter(',')
+          ->check(CLI::IsMember(impl_names));
   app.add_option("--format,-f", format_text, "Output format")
       ->check(CLI::IsMember({"table", "json", "csv"}))
       ->default_str("table");
@@ -139,7 +148,13 @@ std::variant<config, int> parse_command_line(int argc, char** argv) {
   cfg.in_process = in_process;
   cfg.row_timeout = std::chrono::seconds(timeout_s);
   std::vector<impl> chosen = {impl::csp, impl::boost};
-  if (o_impl->count()) chosen = {impl_text == "csp" ? impl::csp : impl::boost};
+  if (o_impl->count()) {
+    chosen.clear();
+    for (const std::string& name : impl_texts) {
+      const impl i = *parse_impl(name);
+      if (std::find(chosen.begin(), chosen.end(), i) == chosen.end()) chosen.push_back(i);
+    }
+  }
 
   if (suite) {
     const double scale =

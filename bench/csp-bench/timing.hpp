@@ -9,7 +9,8 @@
 
 namespace bench {
 
-// One run over `threads` fresh OS threads (see workload.hpp, "Timing"):
+// One run over `threads` fresh OS threads, for the pinned schedulers (csp-pinned,
+// boost-pinned, boost at 1 thread; see workload.hpp, "Schedulers" and "Timing"):
 //   prepare(w)   on thread w, untimed: spawn that thread's fibers (they do not run yet);
 //   at_start()   once, untimed, when every thread has prepared: e.g. drop the setup's own
 //                channel handles, so that the channel closes when the last producer ends;

@@ -30,19 +30,31 @@
 //                Capacity is ignored (rendezvous) and reported as 0; producers = consumers = 1.
 //
 // Message counts: --messages, else default_messages() below (per workload; 1/50 of it where
-// every message must cross OS threads); `--suite --messages N` scales every row's default
-// by N/1e6.
+// messages may have to cross OS threads); `--suite --messages N` scales every row's default
+// by N/1e6. The peers (bench/peers) use the same defaults.
 //
-// Threads (--threads T): T fresh OS threads per run, each running its own fibers on its own
-// scheduler (no work stealing). For the producer/consumer workloads, fiber k of the list
-// "producers 0..P-1, then consumers 0..C-1" runs on thread k mod T (pingpong: a on thread 0,
-// b on thread 1 mod T). The chain is cut into T contiguous blocks (fiber i on thread
-// i*T/N), so only T-1 links cross threads; the driver runs on thread 0.
+// Schedulers (the impl names; rows say which in their `impl` key):
+//   csp            the fibers run on a csp::runtime of T worker threads (the thing users run:
+//                  `csp::runtime rt{csp::threads(T)}; rt.run(...)`): a root fiber spawns
+//                  every fiber with csp::spawn, they may run on any worker and migrate.
+//   boost          T = 1: one thread on Boost.Fiber's default round_robin scheduler (what a
+//                  Boost.Fiber user runs on one thread, and the same as boost-pinned).
+//                  T > 1: Boost.Fiber's own boost::fibers::algo::work_stealing(T) on T threads;
+//                  thread 0 spawns every fiber, the others steal them (boost_pool.hpp).
+//   csp-pinned,    T fresh OS threads per run, each with its own round_robin scheduler (no
+//   boost-pinned   migration). Fiber k of the list "producers 0..P-1, then consumers 0..C-1"
+//                  runs on thread k mod T (pingpong: a on thread 0, b on thread 1 mod T). The
+//                  chain is cut into T contiguous blocks (fiber i on thread i*T/N), so only
+//                  T-1 links cross threads; the driver runs on thread 0. csp-pinned at T = 1
+//                  is what `csp` measured before it ran on csp::runtime.
 //
-// Timing: every thread spawns its fibers first (they do not run yet: a fiber starts when its
-// thread's main fiber blocks), then all threads meet at a barrier; the clock starts when the
-// last arrives and stops when the last thread has joined all of its fibers. Thread creation
-// is outside the clock; for chain, making the channels and spawning the fibers is inside.
+// Timing (every scheduler): the fibers are spawned first, untimed, and wait at a start gate
+// (csp: a channel the root closes; boost: a fiber condition variable; pinned: the fibers do
+// not run before their thread's main fiber blocks, and the threads meet at a barrier). The
+// clock starts when the gate opens and stops when every fiber has been joined. Thread and
+// runtime creation is outside the clock. chain is the exception: spawning is what it
+// measures, so its clock runs from before the channels are made to after every fiber is
+// joined and every channel destroyed.
 
 #include <array>
 #include <cstddef>
@@ -62,11 +74,17 @@ inline constexpr std::array all_workloads = {workload::spsc,      workload::mpsc
                                              workload::select_both, workload::pingpong,
                                              workload::chain};
 
-enum class impl { csp, boost };
+// See "Schedulers" above. The pinned kinds are separate impls so that a row's `impl` says
+// which scheduler ran it and the JSON keys stay those of the bench contract.
+enum class impl { csp, boost, csp_pinned, boost_pinned };
+inline constexpr std::array all_impls = {impl::csp, impl::boost, impl::csp_pinned,
+                                         impl::boost_pinned};
+inline bool is_csp(impl i) noexcept { return i == impl::csp || i == impl::csp_pinned; }
 
 std::string_view to_string(workload w) noexcept;
 std::string_view to_string(impl i) noexcept;
 std::optional<workload> parse_workload(std::string_view s) noexcept;
+std::optional<impl> parse_impl(std::string_view s) noexcept;
 
 // The channel capacity of a run: 0 (rendezvous), N >= 1 (bounded) or unbounded.
 struct capacity_spec {
@@ -95,9 +113,10 @@ workload_traits traits(workload w) noexcept;
 
 // The message count of a row when none is given (the --suite count at scale 1): the
 // workload's default, divided by cross_thread_divisor where every message needs a hand-off
-// to a fiber on another OS thread (threads > 1 and capacity 0 or 1, or pingpong). Such a
-// hand-off wakes a sleeping thread (futex) and costs microseconds where a switch between
-// fibers of one thread costs ~100 ns, so those rows would otherwise take 50 times longer.
+// to a fiber on another OS thread (threads > 1 and capacity 0 or 1, or pingpong; always so
+// when pinned, often on a runtime). Such a hand-off may wake a sleeping thread (futex) and
+// cost microseconds where a switch between fibers of one thread costs ~100 ns, so those
+// rows could otherwise take 50 times longer.
 inline constexpr std::uint64_t cross_thread_divisor = 50;
 std::uint64_t default_messages(workload w, const capacity_spec& c, int threads) noexcept;
 

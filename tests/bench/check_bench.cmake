@@ -1,13 +1,18 @@
 # Smoke test of csp-bench, run as `cmake -DCSP_BENCH=<path> -DMODE=<mode> -P check_bench.cmake`.
 # It checks what csp-bench prints, never how fast anything ran.
 #
-#   MODE=rows     every workload x impl x threads (1, 2) x capacity (0, 1, 1024, unbounded
-#                 where a capacity applies) with --messages 200 --repeat 1 --format json:
-#                 exit 0, one row per impl, every line is a JSON object with every key, the
-#                 parameters are those asked for, measured rows have ns_per_msg > 0 and
-#                 msgs_per_sec > 0, boost's select and unbounded rows say "skipped".
-#   MODE=suite    --suite --messages 200 --repeat 1 in json (row count, keys) and in csv
-#                 (header and column count) and table (exits 0).
+#   MODE=rows     every workload x impl (csp, boost, csp-pinned, boost-pinned) x threads
+#                 (1, 2) x capacity (0, 1, 1024, unbounded where a capacity applies) with
+#                 --messages 200 --repeat 2 --format json: exit 0 (csp-bench itself fails a
+#                 row whose counts or sums do not add up), one row per impl in the order
+#                 asked, every line is a JSON object with every key, the parameters are
+#                 those asked for, measured rows have ns_per_msg > 0 and msgs_per_sec > 0,
+#                 boost's select and unbounded rows say "skipped", and boost's rows at 2
+#                 threads (only those) say in their note that they ran on work_stealing.
+#   MODE=suite    --suite --messages 200 --repeat 1 in json (row count, keys, the default
+#                 impls csp and boost) and in csv (header and column count) and table
+#                 (exits 0); --suite --in-process with boost's work_stealing rows, whose
+#                 threads every later row and repeat of the process reuses.
 #   MODE=bad      bad command lines exit with a non-zero status and a message (and no crash).
 cmake_minimum_required(VERSION 3.20)
 
@@ -110,18 +115,20 @@ if(MODE STREQUAL "rows")
     if(workload MATCHES "^(mpmc|select_both)$")
       list(APPEND flags --consumers ${consumers})
     endif()
+    set(impls csp boost csp-pinned boost-pinned)
+    list(JOIN impls "," impl_flag)
     foreach(threads 1 2)
       foreach(capacity IN LISTS capacities)
         set(context "${workload} capacity ${capacity} threads ${threads}")
+        # --repeat 2: boost's work_stealing threads are set up once and reused by run 2.
         run_bench(out --workload ${workload} --capacity ${capacity} --threads ${threads}
-                  --messages ${messages} --repeat 1 --format json ${flags})
+                  --messages ${messages} --repeat 2 --format json --impl ${impl_flag} ${flags})
         json_lines(lines "${out}")
         list(LENGTH lines n)
-        if(NOT n EQUAL 2)
-          fail("${context}: ${n} lines, expected 2 (csp, boost):\n${out}")
+        if(NOT n EQUAL 4)
+          fail("${context}: ${n} lines, expected 4 (${impl_flag}):\n${out}")
           continue()
         endif()
-        set(impls csp boost)
         foreach(line impl IN ZIP_LISTS lines impls)
           check_row("${line}" "${context} ${impl}")
           set(capacity_json ${capacity})
@@ -139,8 +146,21 @@ if(MODE STREQUAL "rows")
             endif()
           endforeach()
           set(should_skip FALSE)
-          if(impl STREQUAL "boost" AND (needs_select OR capacity STREQUAL "unbounded"))
+          if(impl MATCHES "^boost" AND (needs_select OR capacity STREQUAL "unbounded"))
             set(should_skip TRUE)
+          endif()
+          # The row says which scheduler ran it: impl names the pinned kinds, and boost's
+          # work_stealing rows (boost at threads > 1) say so in their note.
+          set(ws_note FALSE)
+          if(row_note MATCHES "work_stealing\\(${threads}\\)")
+            set(ws_note TRUE)
+          endif()
+          set(want_ws FALSE)
+          if(impl STREQUAL "boost" AND threads GREATER 1 AND NOT should_skip)
+            set(want_ws TRUE)
+          endif()
+          if(NOT ws_note STREQUAL want_ws)
+            fail("${context} ${impl}: work_stealing note is ${ws_note}, expected ${want_ws}: ${line}")
           endif()
           if(should_skip)
             if(row_skipped STREQUAL "")
@@ -200,9 +220,38 @@ elseif(MODE STREQUAL "suite")
     endif()
   endforeach()
 
+  foreach(line IN LISTS lines)
+    if(NOT line MATCHES "^(impl|csp|boost),")
+      fail("suite csv: a row of another impl than csp: ${line}")
+    endif()
+  endforeach()
+
   run_bench(out --workload mpmc --messages 200 --repeat 2)
   if(NOT out MATCHES "impl +workload" OR NOT out MATCHES "\ncsp +mpmc" OR NOT out MATCHES "\nboost +mpmc")
     fail("table: unexpected output:\n${out}")
+  endif()
+
+  # In one process: boost's work_stealing threads (one set per process, Boost's static
+  # state) serve every 2-thread boost row and repeat; the process must also end cleanly.
+  run_bench(out --suite --in-process --impl boost,csp-pinned --messages 200 --repeat 2 --format json)
+  json_lines(lines "${out}")
+  list(LENGTH lines n)
+  if(NOT n EQUAL expected_rows)
+    fail("suite --in-process: ${n} rows, expected ${expected_rows}:\n${out}")
+  endif()
+  set(ws_rows 0)
+  foreach(line IN LISTS lines)
+    check_row("${line}" "suite --in-process")
+    if(NOT row_impl MATCHES "^(boost|csp-pinned)$")
+      fail("suite --in-process: unexpected impl '${row_impl}': ${line}")
+    endif()
+    if(row_note MATCHES "work_stealing")
+      math(EXPR ws_rows "${ws_rows} + 1")
+    endif()
+  endforeach()
+  # boost at 2 threads: spsc, mpsc, mpmc at capacities 0, 1, 1024, then pingpong and chain.
+  if(NOT ws_rows EQUAL 11)
+    fail("suite --in-process: ${ws_rows} work_stealing rows, expected 11:\n${out}")
   endif()
 
 elseif(MODE STREQUAL "bad")
@@ -213,6 +262,8 @@ elseif(MODE STREQUAL "bad")
       "--workload spsc --capacity lots"
       "--workload spsc --threads 0"
       "--workload spsc --impl go"
+      "--workload spsc --impl csp,nope"
+      "--workload spsc --impl pinned"
       "--workload spsc --format xml"
       "--workload spsc --producers 2"
       "--workload mpsc --consumers 2"

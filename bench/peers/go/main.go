@@ -77,12 +77,18 @@ func check(got, want int64, what string) {
 func sumTo(n int) int64 { return int64(n) * int64(n-1) / 2 }
 
 // ---- workloads: each returns the elapsed wall time of one run ----
+//
+// The clock window is csp-bench's: every goroutine is started first and waits at a start
+// gate (a channel that is closed); the clock starts just before the gate is closed and
+// stops when the last goroutine has finished. chain is the exception, as in csp-bench: its
+// clock runs from before the channels are made until every goroutine has exited.
 
 func runSPSC(c config) time.Duration {
 	ch := make(chan int64, c.capacity)
 	done := make(chan int64)
-	start := time.Now()
+	gate := make(chan struct{})
 	go func() {
+		<-gate
 		var sum int64
 		for v := range ch {
 			sum += v
@@ -90,11 +96,14 @@ func runSPSC(c config) time.Duration {
 		done <- sum
 	}()
 	go func() {
+		<-gate
 		for i := 0; i < c.messages; i++ {
 			ch <- int64(i)
 		}
 		close(ch)
 	}()
+	start := time.Now()
+	close(gate)
 	sum := <-done
 	elapsed := time.Since(start)
 	check(sum, sumTo(c.messages), "spsc")
@@ -108,9 +117,10 @@ func runMPMC(c config) time.Duration {
 	ch := make(chan int64, c.capacity)
 	sums := make(chan int64, c.consumers)
 	var producers sync.WaitGroup
-	start := time.Now()
+	gate := make(chan struct{})
 	for q := 0; q < c.consumers; q++ {
 		go func() {
+			<-gate
 			var sum int64
 			for v := range ch {
 				sum += v
@@ -121,12 +131,15 @@ func runMPMC(c config) time.Duration {
 	producers.Add(c.producers)
 	for p := 0; p < c.producers; p++ {
 		go func(base int) {
+			<-gate
 			for i := base; i < base+per; i++ {
 				ch <- int64(i)
 			}
 			producers.Done()
 		}(p * per)
 	}
+	start := time.Now()
+	close(gate)
 	producers.Wait()
 	close(ch)
 	var sum int64
@@ -249,16 +262,22 @@ func runSelectRx(c config) time.Duration {
 	per := c.messages / c.producers
 	chs := makeChans(c.producers, c.capacity)
 	done := make(chan int64)
-	start := time.Now()
-	go func() { done <- selectRecvAll(chs) }()
+	gate := make(chan struct{})
+	go func() {
+		<-gate
+		done <- selectRecvAll(chs)
+	}()
 	for p := 0; p < c.producers; p++ {
 		go func(ch chan int64, base int) {
+			<-gate
 			for i := base; i < base+per; i++ {
 				ch <- int64(i)
 			}
 			close(ch)
 		}(chs[p], p*per)
 	}
+	start := time.Now()
+	close(gate)
 	sum := <-done
 	elapsed := time.Since(start)
 	check(sum, sumTo(c.messages), "select_rx")
@@ -272,17 +291,23 @@ func runSelectBoth(c config) time.Duration {
 	chs := makeChans(c.producers, c.capacity)
 	sums := make(chan int64, c.consumers)
 	var producers sync.WaitGroup
-	start := time.Now()
+	gate := make(chan struct{})
 	for q := 0; q < c.consumers; q++ {
-		go func() { sums <- selectRecvAll(chs) }()
+		go func() {
+			<-gate
+			sums <- selectRecvAll(chs)
+		}()
 	}
 	producers.Add(c.producers)
 	for p := 0; p < c.producers; p++ {
 		go func(base int) {
+			<-gate
 			selectSendAll(chs, base, per)
 			producers.Done()
 		}(p * per)
 	}
+	start := time.Now()
+	close(gate)
 	producers.Wait()
 	for _, ch := range chs {
 		close(ch)
@@ -301,13 +326,16 @@ func runPingPong(c config) time.Duration {
 	trips := c.messages / 2
 	ping := make(chan int64)
 	pong := make(chan int64)
-	start := time.Now()
+	gate := make(chan struct{})
 	go func() {
+		<-gate
 		for v := range ping {
 			pong <- v + 1
 		}
 		close(pong)
 	}()
+	start := time.Now()
+	close(gate)
 	var v int64
 	for i := 0; i < trips; i++ {
 		ping <- v
@@ -545,16 +573,27 @@ func printHeader(format string) {
 // suiteReferenceMessages is spsc's default: `--suite --messages N` scales by N / this.
 const suiteReferenceMessages = 1e6
 
-// defaultMessages (the same as csp-bench's) keeps the whole --suite under a few tens of seconds on 2 cores.
-func defaultMessages(workload string) int {
-	switch workload {
+// crossThreadDivisor: csp-bench's rule for rows whose messages may have to cross threads.
+const crossThreadDivisor = 50
+
+// defaultMessages is csp-bench's default_messages (bench/csp-bench/workload.cpp), so the
+// same command line runs the same count: per workload, and 1/50 of it at threads > 1 for
+// capacity 0 or 1 and for pingpong (chain excepted).
+func defaultMessages(c config) int {
+	base := 100000 // select_rx, select_both, chain
+	switch c.workload {
 	case "spsc", "mpsc", "mpmc":
-		return 1000000
+		base = 1000000
 	case "pingpong":
-		return 200000
-	default: // select_rx, select_both, chain
-		return 100000
+		base = 200000
 	}
+	if c.threads < 2 || c.workload == "chain" {
+		return base
+	}
+	if c.workload == "pingpong" || (!c.unbounded && c.capacity <= 1) {
+		return base / crossThreadDivisor
+	}
+	return base
 }
 
 func main() {
@@ -562,9 +601,9 @@ func main() {
 	capacity := flag.String("capacity", "0", "channel capacity: 0 (rendezvous), N, or unbounded")
 	producers := flag.Int("producers", 4, "producers (mpsc, mpmc, select_*)")
 	consumers := flag.Int("consumers", 4, "consumers (mpmc, select_both)")
-	messages := flag.Int("messages", 0, "messages in total (default per workload: spsc/mpsc/mpmc 1e6, "+
-		"select_* 1e5, pingpong 2e5 one-way, chain 1e5 goroutines); with --suite, scales every "+
-		"workload's default by N/1e6")
+	messages := flag.Int("messages", 0, "messages in total (default csp-bench's: spsc/mpsc/mpmc 1e6, "+
+		"select_* 1e5, pingpong 2e5 one-way, chain 1e5 goroutines; 1/50 of that at threads > 1 for "+
+		"capacity 0 or 1 and pingpong); with --suite, scales every workload's default by N/1e6")
 	threads := flag.Int("threads", 1, "GOMAXPROCS")
 	repeat := flag.Int("repeat", 3, "runs per row; ns_per_msg is their median")
 	format := flag.String("format", "table", "json|table|csv")
@@ -624,7 +663,7 @@ func main() {
 	failures := 0
 	for _, c := range rows {
 		if c.messages == 0 {
-			c.messages = int(math.Max(1, math.Round(float64(defaultMessages(c.workload))*scale)))
+			c.messages = int(math.Max(1, math.Round(float64(defaultMessages(c))*scale)))
 		}
 		if *suite && !*inProcess {
 			// Each row in a child process of its own, like csp-bench: its peak_rss_kb is that
