@@ -34,12 +34,12 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
   // On the worker thread, before it runs any fiber.
   explicit pool_algorithm(ready_pool& pool)
       : pool_(pool), scheduler_(boost::fibers::context::active()->get_scheduler()) {
-    pool_.add_slot(next_);
+    pool_.add_worker(own_);
     current() = this;
   }
   ~pool_algorithm() override {
     current() = nullptr;
-    pool_.remove_slot(next_);
+    pool_.remove_worker(own_);
   }
 
   // The calling worker's algorithm, or null on other threads. A fiber may call it, switch
@@ -65,7 +65,8 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
   }
 
   // The run-next slot first (at most next_streak picks in a row, so the shared queue keeps
-  // its turns), then the shared queue, except right after a remote wake-up and on every
+  // its turns), then the shared queue, then the local FIFO, except right after a remote
+  // wake-up and on every
   // local_turn-th pick: the local queue holds this worker's dispatcher, the only code that
   // moves fibers woken from other threads (Boost's remote-ready queue, which notify()
   // announces) and sleepers whose time has come into the ready queues. Always preferring the
@@ -85,17 +86,20 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
     }
     streak_ = 0;
     if (boost::fibers::context* ctx = pool_.try_pop()) return adopt(ctx);
+    if (!pool_.frozen()) {
+      if (boost::fibers::context* ctx = own_.pop_local()) return adopt(ctx);
+    }
     if (boost::fibers::context* ctx = take_next()) return adopt(ctx);
     if (local_.empty()) return nullptr;
     return pop_local();
   }
 
   bool has_ready_fibers() const noexcept override {
-    return !local_.empty() || next_.fiber.load(std::memory_order_relaxed) || !pool_.empty();
+    return !local_.empty() || own_.holds_fibers() || !pool_.empty();
   }
 
   void suspend_until(std::chrono::steady_clock::time_point const& deadline) noexcept override {
-    pool_.idle_until(deadline, woken_, next_);
+    pool_.idle_until(deadline, woken_, own_);
   }
 
   // The active fiber `self` (unpinned, of this worker) leaves this worker's scheduler and
@@ -114,17 +118,10 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
   }
 
   // This worker's running fiber has woken `ctx` (detached, switched out): it runs next here.
-  // The fiber it displaces from the slot goes to the shared queue, where any worker may
-  // take it.
+  // The fiber it displaces from the slot goes to the back of this worker's local FIFO.
   void make_next(boost::fibers::context* ctx) noexcept {
-    next_.fills.fetch_add(1, std::memory_order_relaxed);
-    // seq_cst: the fill and ready_pool::slot_filled's loads form a Dekker pair with a
-    // worker going to sleep (see there). release: publishes the switched-out context.
-    if (boost::fibers::context* displaced = next_.fiber.exchange(ctx, std::memory_order_seq_cst)) {
-      pool_.push(displaced);
-    } else {
-      pool_.slot_filled();
-    }
+    if (boost::fibers::context* displaced = own_.fill(ctx)) own_.push_local(displaced);
+    pool_.own_fiber_added();
   }
 
   // Called by Boost after it queued a context woken from another thread on this worker's
@@ -140,9 +137,7 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
   static constexpr unsigned next_streak = 32;
 
   boost::fibers::context* take_next() noexcept {
-    if (!next_.fiber.load(std::memory_order_relaxed) || pool_.frozen()) return nullptr;
-    // acquire: pairs with the release of the fill (or a thief's own store, same thread).
-    return next_.fiber.exchange(nullptr, std::memory_order_acquire);
+    return pool_.frozen() ? nullptr : own_.take_next();
   }
 
   boost::fibers::context* adopt(boost::fibers::context* ctx) noexcept {
@@ -165,7 +160,7 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
 
   ready_pool& pool_;
   boost::fibers::scheduler* scheduler_;  // this worker's
-  runnext_slot next_;
+  worker_ready own_;  // this worker's run-next slot and local FIFO
   boost::fibers::detail::spinlock_lock switch_lock_;  // see suspend_detached
   boost::fibers::scheduler::ready_queue_type local_;
   unsigned picks_ = 0;
