@@ -32,12 +32,13 @@ namespace {
   return std::hash<std::thread::id>{}(std::this_thread::get_id());
 }
 
-bool some_fiber_blocked(const csp::runtime& rt) {
-  for (const csp::fiber_info& f : rt.fibers()) {
-    if (f.state == "blocked") return true;
-  }
-  return false;
+std::size_t blocked_fibers(const csp::runtime& rt) {
+  std::size_t n = 0;
+  for (const csp::fiber_info& f : rt.fibers()) n += f.state == "blocked" ? 1 : 0;
+  return n;
 }
+
+bool some_fiber_blocked(const csp::runtime& rt) { return blocked_fibers(rt) > 0; }
 
 rusage process_usage() {
   rusage u{};
@@ -145,8 +146,59 @@ TEST_CASE("runtime: two fibers exchanging messages end up on one worker thread",
   // worker to take a fiber from its slot (which then moves the pair, not splits it).
   CHECK(r.same >= rounds);  // at least half of the 2 * rounds messages
   // Worker threads that go to sleep: starting and ending the runtime, and a watching worker
-  // now and then (ready_pool.hpp); nowhere near one per message.
+  // now and then (ready_pool.hpp); nowhere near one per message. Not under TSan, whose own
+  // runtime blocks threads on its internal locks (about 8,000 switches here).
+#if !defined(__SANITIZE_THREAD__)
   CHECK(switches < rounds / 4);
+#endif
+}
+
+TEST_CASE("runtime: a woken fiber waiting behind a busy pair and a yielding fiber still runs",
+          "[runtime][handoff]") {
+  // One worker. R is woken first and then displaced from the run-next slot by P; while P
+  // and Q keep handing each other the slot and Y keeps the shared queue non-empty by
+  // yielding, R must still get its turn (the slot's streak ends alternate between the
+  // shared queue and the worker's own queue).
+  constexpr long budget = 200'000;  // round trips, and yields: far more than R needs
+  csp::runtime rt{csp::threads(1)};
+  const long rounds_before_r_ran = rt.run([&] {
+    std::atomic<bool> r_ran{false};
+    auto [r_tx, r_rx] = csp::make_channel<int>();
+    auto [kick_tx, kick_rx] = csp::make_channel<int>();
+    auto [ping_tx, ping_rx] = csp::make_channel<int>();
+    auto [pong_tx, pong_rx] = csp::make_channel<int>();
+    auto r = csp::spawn([&r_ran, rx = r_rx] {
+      (void)rx.recv();
+      r_ran.store(true);
+    });
+    auto p = csp::spawn([&r_ran, kick = kick_rx, tx = ping_tx, rx = pong_rx] {
+      (void)kick.recv();
+      long i = 0;
+      for (; i < budget && !r_ran.load(); ++i) {
+        (void)tx.send(1);
+        (void)rx.recv();
+      }
+      return i;
+    });
+    auto q = csp::spawn([rx = ping_rx, tx = pong_tx] {
+      for (auto v : rx) (void)tx.send(v);
+    });
+    while (blocked_fibers(rt) < 3) csp::this_fiber::yield();  // r, p and q wait
+    auto y = csp::spawn([&r_ran] {
+      for (long i = 0; i < budget && !r_ran.load(); ++i) csp::this_fiber::yield();
+    });
+    (void)r_tx.send(1);     // r into the slot
+    (void)kick_tx.send(1);  // p into the slot, r displaced behind it
+    const long rounds = p.join();
+    ping_tx = {};
+    ping_rx = {};
+    r.join();
+    q.join();
+    y.join();
+    return rounds;
+  });
+  CAPTURE(rounds_before_r_ran);
+  CHECK(rounds_before_r_ran < budget);
 }
 
 TEST_CASE("runtime: a runtime whose fibers all wait uses almost no CPU", "[runtime][handoff][idle]") {

@@ -64,8 +64,8 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
     }
   }
 
-  // The run-next slot first (at most next_streak picks in a row, so the shared queue keeps
-  // its turns), then the shared queue, then the local FIFO, except right after a remote
+  // The run-next slot first (at most next_streak picks in a row, so the queues keep their
+  // turns), then the shared queue and the local FIFO, except right after a remote
   // wake-up and on every
   // local_turn-th pick: the local queue holds this worker's dispatcher, the only code that
   // moves fibers woken from other threads (Boost's remote-ready queue, which notify()
@@ -76,7 +76,7 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
   // detached itself (suspend_detached).
   boost::fibers::context* pick_next() noexcept override {
     if (!local_.empty() && (remote_wake_pending() || ++picks_ % local_turn == 0)) {
-      return pop_local();
+      return pop_pinned();
     }
     if (streak_ < next_streak) {
       if (boost::fibers::context* ctx = take_next()) {
@@ -85,13 +85,19 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
       }
     }
     streak_ = 0;
+    // Alternately the shared queue or the local FIFO first, so neither starves the other
+    // (a fiber yielding in a loop keeps the shared queue non-empty).
+    fifo_first_ = !fifo_first_;
+    if (fifo_first_) {
+      if (boost::fibers::context* ctx = pop_own()) return adopt(ctx);
+    }
     if (boost::fibers::context* ctx = pool_.try_pop()) return adopt(ctx);
-    if (!pool_.frozen()) {
-      if (boost::fibers::context* ctx = own_.pop_local()) return adopt(ctx);
+    if (!fifo_first_) {
+      if (boost::fibers::context* ctx = pop_own()) return adopt(ctx);
     }
     if (boost::fibers::context* ctx = take_next()) return adopt(ctx);
     if (local_.empty()) return nullptr;
-    return pop_local();
+    return pop_pinned();
   }
 
   bool has_ready_fibers() const noexcept override {
@@ -140,6 +146,10 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
     return pool_.frozen() ? nullptr : own_.take_next();
   }
 
+  boost::fibers::context* pop_own() noexcept {
+    return pool_.frozen() ? nullptr : own_.pop_local();
+  }
+
   boost::fibers::context* adopt(boost::fibers::context* ctx) noexcept {
     scheduler_->attach_worker_context(ctx);
     return ctx;
@@ -152,7 +162,7 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
            remote_wake_.exchange(false, std::memory_order_acquire);
   }
 
-  boost::fibers::context* pop_local() noexcept {
+  boost::fibers::context* pop_pinned() noexcept {
     boost::fibers::context* ctx = &local_.front();
     local_.pop_front();
     return ctx;
@@ -165,6 +175,7 @@ class pool_algorithm final : public boost::fibers::algo::algorithm {
   boost::fibers::scheduler::ready_queue_type local_;
   unsigned picks_ = 0;
   unsigned streak_ = 0;  // run-next picks in a row
+  bool fifo_first_ = false;
   std::atomic<bool> remote_wake_{false};  // set by any thread, cleared by this worker
   bool woken_ = false;  // guarded by the pool's mutex
 };

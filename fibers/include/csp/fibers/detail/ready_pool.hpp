@@ -56,14 +56,13 @@ class ready_pool {
   }
 
   // Queues a detached context at the back and wakes one sleeping worker, if any. Any thread.
+  // Notified under the mutex: from a thread outside the runtime, the fiber may otherwise
+  // run, the runtime finish and this pool be destroyed before notify_one.
   void push(boost::fibers::context* ctx) {
-    bool wake;
-    {
-      std::lock_guard lk(mutex_);
-      queue_.push_back(ctx);
-      wake = sleepers_ > 0;  // a worker going to sleep rechecks the queue under mutex_ first
-    }
-    if (wake) idle_.notify_one();
+    std::lock_guard lk(mutex_);
+    queue_.push_back(ctx);
+    // A worker going to sleep rechecks the queue under mutex_ first.
+    if (sleepers_.load(std::memory_order_relaxed) > 0) idle_.notify_one();
   }
 
   boost::fibers::context* try_pop() {
@@ -118,10 +117,11 @@ class ready_pool {
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
     std::vector<worker_ready::view> seen;
     std::chrono::microseconds watch = first_watch;
+    bool busy = false;  // at the last look
     for (;;) {
       if (woken || !queue_.empty() || frozen_.load(std::memory_order_relaxed)) break;
       if (steal_stranded(seen, own)) break;
-      const bool busy = look_at_workers(seen);
+      busy = look_at_workers(seen);
       watch_request_ = false;
       auto ready = [&] {
         return woken || !queue_.empty() || watch_request_ || frozen_.load(std::memory_order_relaxed);
@@ -138,6 +138,12 @@ class ready_pool {
       } else if (!idle_.wait_until(lk, deadline, ready)) {
         break;
       }
+    }
+    // A watcher that leaves passes the watch on (Go's last spinning thief wakes another):
+    // fills made while it watched woke no one, and their fibers may still wait.
+    if (busy && sleepers_.load(std::memory_order_relaxed) > 1) {
+      watch_request_ = true;
+      idle_.notify_one();
     }
     sleepers_.fetch_sub(1, std::memory_order_seq_cst);
     if (woken) --pending_wakes_;

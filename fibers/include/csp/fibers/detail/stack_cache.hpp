@@ -56,6 +56,7 @@
 #endif
 #if defined(CSP_DETAIL_STACK_ASAN)
 #include <sanitizer/asan_interface.h>
+#include <sanitizer/lsan_interface.h>
 #endif
 
 namespace csp::detail {
@@ -80,7 +81,11 @@ struct thread_stacks {
 
 // Zero-initialized and trivially destructible: usable from any thread_local destructor,
 // including Boost's scheduler teardown, which may end fibers after our flusher has run.
-inline thread_stacks& this_thread_stacks() noexcept {
+// Not inlined, and not const to the compiler (the asm): inlined into user code, GCC could
+// keep this thread's address across a switch after which the fiber runs on another thread,
+// and two threads would share one cache (and hand out one stack twice).
+[[gnu::noinline]] inline thread_stacks& this_thread_stacks() noexcept {
+  asm volatile("" ::: "memory");
   thread_local thread_stacks s;
   return s;
 }
@@ -295,6 +300,20 @@ class stack_depot {
       }
       out[count - 1 - i] = region + span_;  // the lowest is handed out last
     }
+    for (std::size_t i = 0; i < count; ++i) lsan_root(out[i], true);
+  }
+
+  // LeakSanitizer scans threads' stacks, not these mappings: what only a fiber's frames
+  // point to (a parked fiber's captures, or those of fibers a deadlock report abandoned for
+  // good) would be reported as leaked. Each stack is a root region while mapped.
+  void lsan_root([[maybe_unused]] char* top, [[maybe_unused]] bool add) const noexcept {
+#if defined(CSP_DETAIL_STACK_ASAN)
+    if (add) {
+      __lsan_register_root_region(top - usable_, usable_);
+    } else {
+      __lsan_unregister_root_region(top - usable_, usable_);
+    }
+#endif
   }
 
   // Returns stacks to the OS, one call per run of adjacent ones.
@@ -303,9 +322,11 @@ class stack_depot {
     for (std::size_t i = 0; i < n;) {
       std::size_t j = i + 1;
       while (j < n && tops[j] == tops[j - 1] + span_) ++j;
+      for (std::size_t k = i; k < j; ++k) lsan_root(tops[k], false);
       if (::munmap(tops[i] - span_, (j - i) * span_) != 0) {
         // Out of kernel mappings (the hole would split one): keep them, pages released.
         for (std::size_t k = i; k < j; ++k) {
+          lsan_root(tops[k], true);
           (void)::madvise(tops[k] - usable_, usable_, MADV_DONTNEED);
         }
         std::lock_guard lk(mutex_);

@@ -98,7 +98,11 @@ class worker_ready {
   }
 
   // A thief's own, idle, empty slot receives what it stole; only its owner reads it next.
-  void put_stolen(context* ctx) noexcept { next_.store(ctx, std::memory_order_relaxed); }
+  // Counted as a fill, so that no other thief takes it on the strength of an older look.
+  void put_stolen(context* ctx) noexcept {
+    fills_.fetch_add(1, std::memory_order_relaxed);
+    next_.store(ctx, std::memory_order_release);
+  }
 
  private:
   context* pop_front_locked() noexcept {

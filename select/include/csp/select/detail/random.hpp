@@ -15,7 +15,11 @@ class select_rng {
   }
 
  private:
-  static std::uint32_t next() noexcept {
+  // Not inlined, and not const to the compiler (the asm): inlined into a loop of selects,
+  // GCC could keep one thread's state address across a select that resumes the fiber on
+  // another thread, and two threads would then share (and race on) one state.
+  [[gnu::noinline]] static std::uint32_t next() noexcept {
+    asm volatile("" ::: "memory");
     thread_local std::uint64_t state = seed();
     // xorshift64*: full period, passes the statistical tests that matter for this use.
     state ^= state >> 12;
