@@ -7,8 +7,8 @@
 //   plain_threads        every process is its own std::thread (its main fiber)
 //   mixed                i%3==0: a fiber on the calling thread, i%3==1: its own std::thread,
 //                        i%3==2: a fiber on one of two worker threads
-//   runtime_pool         fibers on a 3-thread csp::runtime: they share one ready queue and
-//                        may move between its threads (the controller is its root fiber)
+//   runtime_1/_2/_4      fibers on a csp::runtime of 1, 2 or 4 threads: they may move
+//                        between its threads (the controller is its root fiber)
 //
 // run_processes(mode, n, body, controller) runs body(0..n-1) concurrently, runs
 // controller() on the calling thread meanwhile (its main fiber, so in fibers_one_thread it
@@ -46,7 +46,25 @@
 
 namespace csp_test {
 
-enum class run_mode { fibers_one_thread, fibers_many_threads, plain_threads, mixed, runtime_pool };
+enum class run_mode {
+  fibers_one_thread,
+  fibers_many_threads,
+  plain_threads,
+  mixed,
+  runtime_1,
+  runtime_2,
+  runtime_4,
+};
+
+// The worker threads of a runtime mode, 0 for the others.
+constexpr std::size_t runtime_threads(run_mode m) noexcept {
+  switch (m) {
+    case run_mode::runtime_1: return 1;
+    case run_mode::runtime_2: return 2;
+    case run_mode::runtime_4: return 4;
+    default: return 0;
+  }
+}
 
 #if defined(__SANITIZE_ADDRESS__) || (defined(__SANITIZE_THREAD__) && !defined(BOOST_USE_TSAN))
 // AddressSanitizer and ThreadSanitizer cannot follow Boost.Fiber's stack switches (Debian's
@@ -62,12 +80,12 @@ inline constexpr run_mode single_run_modes[] = {run_mode::plain_threads};
 #define CSP_TEST_FIBER_MODES 1
 inline constexpr run_mode all_run_modes[] = {
     run_mode::fibers_one_thread, run_mode::fibers_many_threads, run_mode::plain_threads,
-    run_mode::mixed, run_mode::runtime_pool};
+    run_mode::mixed, run_mode::runtime_1, run_mode::runtime_2, run_mode::runtime_4};
 // The ways of running one process (mixed only differs from fibers_one_thread when there are
 // several).
 inline constexpr run_mode single_run_modes[] = {
     run_mode::fibers_one_thread, run_mode::fibers_many_threads, run_mode::plain_threads,
-    run_mode::runtime_pool};
+    run_mode::runtime_1, run_mode::runtime_2, run_mode::runtime_4};
 #endif
 
 constexpr const char* to_string(run_mode m) noexcept {
@@ -76,7 +94,9 @@ constexpr const char* to_string(run_mode m) noexcept {
     case run_mode::fibers_many_threads: return "fibers_many_threads";
     case run_mode::plain_threads: return "plain_threads";
     case run_mode::mixed: return "mixed";
-    case run_mode::runtime_pool: return "runtime_pool";
+    case run_mode::runtime_1: return "runtime_1";
+    case run_mode::runtime_2: return "runtime_2";
+    case run_mode::runtime_4: return "runtime_4";
   }
   return "?";
 }
@@ -237,10 +257,10 @@ inline void run_processes(run_mode mode, std::size_t n,
   };
 
   detail::watchdog dog{std::string(label), mode};
-  if (mode == run_mode::runtime_pool) {
+  if (const std::size_t threads = runtime_threads(mode)) {
     // The runtime's own deadlock report stays on: a stuck test fails with csp::deadlock_error
     // naming what each fiber waits in (the watchdog catches what it cannot see).
-    csp::runtime rt{csp::threads(3)};
+    csp::runtime rt{csp::threads(threads)};
     rt.run([&] {
       std::vector<csp::task<void>> tasks;
       tasks.reserve(n);
@@ -265,7 +285,9 @@ inline void run_processes(run_mode mode, std::size_t n,
     case run_mode::plain_threads:
       for (std::size_t i = 0; i < n; ++i) plain.push_back(i);
       break;
-    case run_mode::runtime_pool:  // handled above
+    case run_mode::runtime_1:
+    case run_mode::runtime_2:
+    case run_mode::runtime_4:  // handled above
       break;
     case run_mode::mixed:
       workers.resize(2);
