@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <optional>
@@ -37,6 +38,15 @@
 namespace csp::detail {
 
 enum class channel_kind : unsigned char { rendezvous, bounded, unbounded, oneshot };
+
+// What a close from the sending end waits for once the channel is closed, outside its lock:
+// nothing for a local channel; for a csp::net sender, the delivery of what was sent (up to
+// the link's linger).
+class sender_close_wait {
+ public:
+  virtual ~sender_close_wait() = default;
+  virtual void wait() noexcept = 0;
+};
 
 template <class T>
 class channel_state {
@@ -61,7 +71,12 @@ class channel_state {
 
   void drop_sender() noexcept {
     // acq_rel: every send made through other handles happens before the close.
-    if (senders_alive_.fetch_sub(1, std::memory_order_acq_rel) == 1) close();
+    if (senders_alive_.fetch_sub(1, std::memory_order_acq_rel) == 1) close_by_sender();
+  }
+
+  // Set once, before the handles are shared (csp::net's dial).
+  void set_sender_close_wait(std::shared_ptr<sender_close_wait> w) noexcept {
+    close_wait_ = std::move(w);
   }
 
   void drop_receiver() noexcept {
@@ -113,6 +128,12 @@ class channel_state {
   void close() noexcept {
     std::lock_guard lk(lock_);
     close_locked();
+  }
+
+  // close(), then what the sending end's close waits for (see sender_close_wait).
+  void close_by_sender() noexcept {
+    close();
+    if (close_wait_) close_wait_->wait();
   }
 
   bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
@@ -265,6 +286,7 @@ class channel_state {
   const std::string name_;
   std::atomic<std::size_t> senders_alive_{1};
   std::atomic<std::size_t> receivers_alive_{1};
+  std::shared_ptr<sender_close_wait> close_wait_;
 };
 
 }  // namespace csp::detail

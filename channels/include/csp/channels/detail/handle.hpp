@@ -29,8 +29,16 @@ class handle {
   ~handle() { detach(); }
 
   // Closes the channel; idempotent; wakes every blocked sender, receiver and select.
-  // Never blocks. Thread-safe. Throws csp::empty_handle on an empty handle.
-  void close() const { checked().close(); }
+  // Never blocks, except on a csp::net sender: there it returns once what was sent has been
+  // delivered, the link failed, or its linger ran out. Thread-safe. Throws
+  // csp::empty_handle on an empty handle.
+  void close() const {
+    if constexpr (End == end::sending) {
+      checked().close_by_sender();
+    } else {
+      checked().close();
+    }
+  }
 
   // True once the channel is closed (buffered values may still be waiting to be received).
   // Never blocks. Thread-safe. Throws csp::empty_handle on an empty handle.

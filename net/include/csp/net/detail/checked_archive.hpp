@@ -1,0 +1,110 @@
+#pragma once
+// checked_input: a cereal input archive that reads what cereal's PortableBinaryOutputArchive
+// writes, from bytes that came off the network. It differs from cereal's own
+// PortableBinaryInputArchive in two ways that matter for untrusted input:
+//   * it reads from a byte span, so reading past the end is a decode_error, never a short
+//     read into an uninitialised value;
+//   * a size (of a string, vector, map...) larger than the bytes left is refused before
+//     the container is resized: a 20-byte frame cannot make the receiver allocate 16 GB.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <type_traits>
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/cereal.hpp>
+
+#include <csp/net/options.hpp>
+
+namespace csp::net::detail {
+
+class checked_input : public cereal::InputArchive<checked_input, cereal::AllowEmptyClassElision> {
+ public:
+  checked_input(const unsigned char* data, std::size_t size)
+      : cereal::InputArchive<checked_input, cereal::AllowEmptyClassElision>(this),
+        next_(data),
+        end_(data + size) {
+    // The portable archive's first byte says whether the writer was little-endian.
+    std::uint8_t writer_little = 0;
+    read(&writer_little, 1, 1);
+    if (writer_little > 1) throw decode_error("csp::net: not a portable binary archive");
+    swap_ = (writer_little == 1) != host_little();
+  }
+
+  std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - next_); }
+
+  // Reads `size` bytes of elements `element_size` bytes wide, fixing their byte order.
+  void read(void* out, std::size_t size, std::size_t element_size) {
+    if (size > remaining()) {
+      throw decode_error("csp::net: value truncated: " + std::to_string(size) +
+                         " bytes wanted, " + std::to_string(remaining()) + " left");
+    }
+    std::memcpy(out, next_, size);
+    next_ += size;
+    if (swap_ && element_size > 1) {
+      auto* p = static_cast<unsigned char*>(out);
+      for (std::size_t i = 0; i + element_size <= size; i += element_size) {
+        for (std::size_t a = i, b = i + element_size - 1; a < b; ++a, --b) std::swap(p[a], p[b]);
+      }
+    }
+  }
+
+ private:
+  static bool host_little() noexcept {
+    const std::uint16_t one = 1;
+    unsigned char first;
+    std::memcpy(&first, &one, 1);
+    return first == 1;
+  }
+
+  const unsigned char* next_;
+  const unsigned char* end_;
+  bool swap_ = false;
+};
+
+}  // namespace csp::net::detail
+
+namespace cereal {
+
+template <class T>
+  requires std::is_arithmetic_v<T>
+void CEREAL_LOAD_FUNCTION_NAME(csp::net::detail::checked_input& ar, T& t) {
+  ar.read(std::addressof(t), sizeof(T), sizeof(T));
+}
+
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(csp::net::detail::checked_input& ar, BinaryData<T>& bd) {
+  using element = std::remove_pointer_t<T>;
+  ar.read(bd.data, static_cast<std::size_t>(bd.size), sizeof(element));
+}
+
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(csp::net::detail::checked_input& ar, SizeTag<T>& tag) {
+  ar(tag.size);
+  // Every element of a container takes at least one byte on the wire (for the types this
+  // codec is meant for), so a larger count is a lie, and resizing to it would be the attack.
+  if (static_cast<std::uint64_t>(tag.size) > ar.remaining()) {
+    throw csp::net::decode_error("csp::net: a size of " + std::to_string(tag.size) +
+                                 " exceeds the " + std::to_string(ar.remaining()) +
+                                 " bytes left in the frame");
+  }
+}
+
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(csp::net::detail::checked_input& ar, NameValuePair<T>& nvp) {
+  ar(nvp.value);
+}
+
+namespace traits::detail {
+// save_minimal / load_minimal types ask which archive wrote what they read.
+template <>
+struct get_output_from_input<csp::net::detail::checked_input> {
+  using type = PortableBinaryOutputArchive;
+};
+}  // namespace traits::detail
+
+}  // namespace cereal
+
+CEREAL_REGISTER_ARCHIVE(csp::net::detail::checked_input)

@@ -1,0 +1,218 @@
+#pragma once
+// dial_link<T>: the sending side of one csp::net link. The user holds the sender of an
+// ordinary local channel (capacity options.capacity); two plain threads of the link's own
+// do the rest:
+//   * the pump receives from that channel, encodes, writes data frames (batched: what is
+//     buffered goes out in one write), heartbeats when idle, and `fin` once the channel
+//     closes;
+//   * the reader reads the listener's heartbeats and its final `ack`.
+// The sender's close() waits (sender_close_wait) until the ack, a failure or the linger.
+// A failure (the stream breaks, the listener goes silent for peer_timeout, a value fails to
+// encode or exceeds max_frame) closes the local channel, so the user's send returns false,
+// and what was still buffered is dropped: what arrived is an in-order prefix of what was sent.
+//
+// Ownership: the link owns no channel handle (the channel owns the link, as its close
+// wait); each thread holds the link and its own receiver until it ends.
+
+#include <nng/nng.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include <csp/channels/channels.hpp>
+#include <csp/net/codec.hpp>
+#include <csp/net/detail/link_io.hpp>
+#include <csp/net/options.hpp>
+
+namespace csp::net::detail {
+
+// The outcome of connecting: 0 and "" on success, else NNG's error (0 for csp's own) and why.
+using setup_result = std::pair<int, std::string>;
+
+// Connects to `url`, retrying refused connections until `deadline`.
+inline nng_stream* connect_stream(const std::string& url, std::chrono::steady_clock::time_point deadline,
+                                  setup_result& failure) {
+  nng_stream_dialer* d = nullptr;
+  if (int rv = nng_stream_dialer_alloc(&d, url.c_str()); rv != 0) {
+    failure = {rv, std::string("bad address: ") + nng_strerror(rv)};
+    return nullptr;
+  }
+  (void)nng_stream_dialer_set_bool(d, NNG_OPT_TCP_NODELAY, true);  // not every transport has it
+  aio_ptr aio = make_aio();
+  nng_stream* s = nullptr;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      if (failure.second.empty()) failure = {NNG_ETIMEDOUT, "connect timed out"};
+      break;
+    }
+    nng_aio_set_timeout(aio.get(), to_nng(left));
+    nng_stream_dialer_dial(d, aio.get());
+    nng_aio_wait(aio.get());
+    const int rv = nng_aio_result(aio.get());
+    if (rv == 0) {
+      s = static_cast<nng_stream*>(nng_aio_get_output(aio.get(), 0));
+      break;
+    }
+    failure = {rv, std::string("cannot connect: ") + nng_strerror(rv)};
+    // Nothing listens yet (a listener process still starting): try again shortly.
+    if (rv != NNG_ECONNREFUSED && rv != NNG_ENOENT) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  nng_stream_dialer_free(d);  // streams it made live on
+  return s;
+}
+
+template <class T>
+class dial_link final : public csp::detail::sender_close_wait {
+ public:
+  explicit dial_link(const options& o) : opts_(o) {
+    auto [tx, rx] = csp::make_channel<int>();
+    done_tx_ = std::move(tx);
+    done_rx_ = std::move(rx);
+  }
+
+  // The sender closed: wait for the ack, a failure, or the linger.
+  void wait() noexcept override {
+    if (done_rx_.recv_for(opts_.linger).status() == csp::status::timeout) {
+      fail("linger ran out before delivery");
+    }
+  }
+
+  // The pump thread: connects, reports to dial() through `setup`, then pumps.
+  static void run(std::shared_ptr<dial_link> self, std::string url, csp::receiver<T> values,
+                  csp::sender<setup_result> setup) {
+    const auto deadline = std::chrono::steady_clock::now() + self->opts_.connect_timeout;
+    setup_result failure{0, {}};
+    nng_stream* s = connect_stream(url, deadline, failure);
+    if (s == nullptr) {
+      setup.send(std::move(failure));
+      return;
+    }
+    self->io_ = std::make_unique<link_io>(s, self->opts_.max_frame);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    std::string why;
+    if (!self->io_->handshake(to_nng(std::max(left, std::chrono::milliseconds(1))), why)) {
+      setup.send(setup_result{0, std::move(why)});
+      return;
+    }
+    std::thread(&dial_link::read_acks, self, values).detach();
+    setup.send(setup_result{0, {}});
+    setup = {};
+    self->pump(values);
+  }
+
+ private:
+  static constexpr std::size_t batch_bytes = 64 * 1024;
+
+  bool failed() const noexcept { return failed_.load(std::memory_order_acquire); }
+
+  // `why` is for the reader of this code: the user learns of a failure as a send that
+  // returns false, as on any closed channel.
+  void fail([[maybe_unused]] const std::string& why) noexcept {
+    if (ended_.exchange(true, std::memory_order_acq_rel)) return;
+    failed_.store(true, std::memory_order_release);
+    if (io_) io_->close();  // aborts the pump's write and the reader's read
+    done_tx_.close();
+  }
+
+  void delivered() noexcept {
+    if (ended_.exchange(true, std::memory_order_acq_rel)) return;
+    done_tx_.close();
+  }
+
+  // Appends one data frame; false (and the link failed) if it cannot be encoded or is too big.
+  bool encode(const T& value, std::string& out) {
+    const std::size_t at = begin_frame(out, frame_kind::data);
+    try {
+      codec<T>::encode(value, out);
+    } catch (const std::exception& e) {
+      fail(std::string("a value failed to encode: ") + e.what());
+      return false;
+    }
+    if (out.size() - at - 4 > opts_.max_frame) {
+      fail("a value of " + std::to_string(out.size() - at - frame_header) +
+           " bytes exceeds max_frame");
+      return false;
+    }
+    end_frame(out, at);
+    return true;
+  }
+
+  void pump(csp::receiver<T>& values) {
+    std::string batch;
+    std::uint64_t sent = 0;
+    for (;;) {
+      csp::result<T> r = values.recv_for(opts_.heartbeat);
+      if (failed()) break;
+      batch.clear();
+      if (r.status() == csp::status::timeout) {
+        append_control(batch, frame_kind::heartbeat);
+      } else if (!r) {
+        break;  // the user closed: fin below
+      } else {
+        std::uint64_t n = 1;
+        if (!encode(*r, batch)) break;
+        while (batch.size() < batch_bytes) {
+          csp::result<T> more = values.try_recv();
+          if (!more) break;
+          if (!encode(*more, batch)) break;
+          ++n;
+        }
+        if (failed()) break;
+        sent += n;
+      }
+      if (int rv = io_->send(batch, NNG_DURATION_INFINITE); rv != 0) {
+        fail(std::string("write failed: ") + nng_strerror(rv));
+        break;
+      }
+    }
+    if (failed()) {
+      values.close();  // the user's sends fail from now on
+      return;
+    }
+    batch.clear();
+    append_control(batch, frame_kind::fin, sent);
+    if (int rv = io_->send(batch, to_nng(opts_.peer_timeout)); rv != 0) {
+      fail(std::string("write failed: ") + nng_strerror(rv));
+    }
+  }
+
+  // The reader thread: heartbeats until the ack; silence or a broken stream fails the link.
+  static void read_acks(std::shared_ptr<dial_link> self, csp::receiver<T> values) {
+    frame f;
+    std::string why;
+    for (;;) {
+      switch (self->io_->next(f, to_nng(self->opts_.peer_timeout), why)) {
+        case link_io::got::timeout: why = "the listener went silent"; break;
+        case link_io::got::failed: break;
+        case link_io::got::frame:
+          if (f.kind == frame_kind::heartbeat) continue;
+          if (f.kind == frame_kind::ack) {
+            self->delivered();
+            return;
+          }
+          why = "the listener sent an unexpected frame";
+          break;
+      }
+      self->fail(why);
+      values.close();
+      return;
+    }
+  }
+
+  const options opts_;
+  std::unique_ptr<link_io> io_;  // set by the pump before dial() returns
+  csp::sender<int> done_tx_;     // closed once the link has ended
+  csp::receiver<int> done_rx_;
+  std::atomic<bool> ended_{false}, failed_{false};
+};
+
+}  // namespace csp::net::detail
