@@ -128,26 +128,30 @@ class dial_link final : public csp::detail::sender_close_wait {
     done_tx_.close();
   }
 
-  // Appends one data frame; false (and the link failed) if it cannot be encoded or is too big.
-  bool encode(const T& value, std::string& out) {
+  // Appends one data frame. On failure (the value does not encode, or exceeds max_frame)
+  // leaves `out` as it was and returns why.
+  std::string encode(const T& value, std::string& out) {
     const std::size_t at = begin_frame(out, frame_kind::data);
+    std::string why;
     try {
       codec<T>::encode(value, out);
+      if (out.size() - at - 4 > opts_.max_frame) {
+        why = "a value of " + std::to_string(out.size() - at - frame_header) +
+              " bytes exceeds max_frame";
+      }
     } catch (const std::exception& e) {
-      fail(std::string("a value failed to encode: ") + e.what());
-      return false;
+      why = std::string("a value failed to encode: ") + e.what();
     }
-    if (out.size() - at - 4 > opts_.max_frame) {
-      fail("a value of " + std::to_string(out.size() - at - frame_header) +
-           " bytes exceeds max_frame");
-      return false;
+    if (why.empty()) {
+      end_frame(out, at);
+    } else {
+      out.resize(at);
     }
-    end_frame(out, at);
-    return true;
+    return why;
   }
 
   void pump(csp::receiver<T>& values) {
-    std::string batch;
+    std::string batch, bad_value;
     std::uint64_t sent = 0;
     for (;;) {
       csp::result<T> r = values.recv_for(opts_.heartbeat);
@@ -158,19 +162,21 @@ class dial_link final : public csp::detail::sender_close_wait {
       } else if (!r) {
         break;  // the user closed: fin below
       } else {
-        std::uint64_t n = 1;
-        if (!encode(*r, batch)) break;
-        while (batch.size() < batch_bytes) {
-          csp::result<T> more = values.try_recv();
-          if (!more) break;
-          if (!encode(*more, batch)) break;
-          ++n;
+        // What is buffered goes out in one write; a value that cannot go fails the link
+        // after the values before it are written.
+        for (;;) {
+          bad_value = encode(*r, batch);
+          if (!bad_value.empty()) break;
+          ++sent;
+          if (batch.size() >= batch_bytes || !(r = values.try_recv())) break;
         }
-        if (failed()) break;
-        sent += n;
       }
       if (int rv = io_->send(batch, NNG_DURATION_INFINITE); rv != 0) {
         fail(std::string("write failed: ") + nng_strerror(rv));
+        break;
+      }
+      if (!bad_value.empty()) {
+        fail(bad_value);
         break;
       }
     }

@@ -1,0 +1,77 @@
+#pragma once
+// A raw TCP client and server for the tests that must speak something other than csp::net:
+// hostile bytes at a listener, a server that is not a csp::net listener at all.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <string>
+
+namespace net_test {
+
+// The port of a tcp://127.0.0.1:PORT URL.
+inline int port_of(const std::string& url) { return std::atoi(url.c_str() + url.rfind(':') + 1); }
+
+// Connects to 127.0.0.1:port, writes `bytes`, then reads until the peer closes the
+// connection or `limit_ms` pass. True if the peer closed it.
+inline bool send_raw_and_wait_for_close(int port, const std::string& bytes, int limit_ms) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool closed = false;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size())) {
+    char buf[512];
+    for (int waited = 0; waited < limit_ms; waited += 50) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      if (::read(fd, buf, sizeof buf) <= 0) {
+        closed = true;
+        break;
+      }
+    }
+  }
+  ::close(fd);
+  return closed;
+}
+
+// A TCP server on 127.0.0.1 (any free port) that answers every connection with `reply`.
+class raw_server {
+ public:
+  explicit raw_server(std::string reply) : reply_(std::move(reply)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 4);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~raw_server() { ::close(fd_); }
+  int port() const noexcept { return port_; }
+
+  // Accepts one connection (waiting `limit_ms` at most), sends the reply, closes it.
+  void serve_one(int limit_ms) const {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, limit_ms) <= 0) return;
+    const int c = ::accept(fd_, nullptr, nullptr);
+    if (c < 0) return;
+    (void)::write(c, reply_.data(), reply_.size());
+    ::close(c);
+  }
+
+ private:
+  std::string reply_;
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+}  // namespace net_test
