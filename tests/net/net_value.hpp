@@ -17,6 +17,7 @@ struct value {
   void serialize(Archive& a) {
     a(peer, seq, payload);
   }
+  friend bool operator==(const value&, const value&) = default;
 };
 
 inline char payload_byte(const value& v, std::size_t i) {
