@@ -82,4 +82,12 @@ endif()
 
 step("build consumer" "${CMAKE_COMMAND}" --build "${WORK_DIR}/build")
 step("run consumer" "${WORK_DIR}/build/app")
+if(MODE STREQUAL "install")
+  # csp was built with csp::net (NNG and cereal are required at top level): the installed
+  # package must carry it, and a program on it must work.
+  if(NOT EXISTS "${WORK_DIR}/build/net_app")
+    message(FATAL_ERROR "[install] the installed package has no csp::net target")
+  endif()
+  step("run net consumer" "${WORK_DIR}/build/net_app")
+endif()
 message(STATUS "[${MODE}] consumer built and ran against csp: ok")
