@@ -158,25 +158,26 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
     auto now = [] { return std::chrono::steady_clock::now(); };
     auto last_heard = now(), last_sent = now();
     std::string out;
-    // Sends a heartbeat if we have been quiet for `heartbeat`; false if the write fails.
-    auto keep_alive = [&] {
-      if (now() - last_sent < heartbeat) return true;
+    // Sends a heartbeat if we have been quiet for `heartbeat` at `t`; false if it fails.
+    auto keep_alive = [&](std::chrono::steady_clock::time_point t) {
+      if (t - last_sent < heartbeat) return true;
       out.clear();
       append_control(out, frame_kind::heartbeat);
-      last_sent = now();
+      last_sent = t;
       return io.send(out, to_nng(opts_.peer_timeout)) == 0;
     };
     std::uint64_t received = 0;
     frame f;
     for (;;) {
       const link_io::got g = io.next(f, to_nng(heartbeat), why);
+      auto t = now();  // one clock read per frame: this loop runs once per value
       if (g == link_io::got::failed) return peer_ended(true, false, why);
       if (g == link_io::got::timeout) {
-        if (now() - last_heard >= opts_.peer_timeout) {
+        if (t - last_heard >= opts_.peer_timeout) {
           return peer_ended(true, false, "the peer went silent");
         }
       } else {
-        last_heard = now();
+        last_heard = t;
         switch (f.kind) {
           case frame_kind::heartbeat: break;
           case frame_kind::data: {
@@ -186,14 +187,18 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
             } catch (const std::exception& e) {
               return peer_ended(true, false, std::string("a value did not decode: ") + e.what());
             }
-            for (;;) {
-              const csp::status s = values_.send_for(std::move(*value), heartbeat);
-              if (s == csp::status::ok) break;
-              if (s == csp::status::closed) return peer_ended(true, false, "the listener closed");
-              if (!keep_alive()) return peer_ended(true, false, "a heartbeat failed to write");
+            csp::status s = values_.try_send(std::move(*value));
+            // rx is full: wait for room, heartbeating meanwhile, then listen again afresh.
+            while (s == csp::status::full || s == csp::status::timeout) {
+              s = values_.send_for(std::move(*value), heartbeat);
+              t = now();
+              if (s != csp::status::ok && !keep_alive(t)) {
+                return peer_ended(true, false, "a heartbeat failed to write");
+              }
+              last_heard = t;
             }
+            if (s == csp::status::closed) return peer_ended(true, false, "the listener closed");
             ++received;
-            last_heard = now();  // we were not listening while rx was full
             break;
           }
           case frame_kind::fin: {
@@ -210,7 +215,7 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
           default: return peer_ended(true, false, "the peer sent an unexpected frame");
         }
       }
-      if (!keep_alive()) return peer_ended(true, false, "a heartbeat failed to write");
+      if (!keep_alive(t)) return peer_ended(true, false, "a heartbeat failed to write");
     }
   }
 
