@@ -10,6 +10,13 @@
 #   stdin:  the same with the text on standard input.
 #   sigint: the text is written into a FIFO that stays open; SIGINT 300 ms later must end
 #           wordfreq within 1 s with status 130, after it printed the counts of the whole text.
+# With --workers N (the shards in worker processes over csp::net), files and stdin also check
+# that the output equals the local run's, line for line (the summary up to its options), and:
+#   orphans:     wordfreq killed (SIGKILL) while it reads an open FIFO: each of its N workers
+#                must be gone within 1 s.
+#   lost_worker: one worker killed (SIGKILL) while wordfreq reads an open FIFO: at the end of
+#                the input, wordfreq must fail (status 1, "lost a worker", no counts) within
+#                1 s, and wait for the other workers.
 set -u
 wordfreq=$1 mode=$2
 . "$(dirname "$0")/signal_helpers.sh"
@@ -75,6 +82,35 @@ compare() {  # compare OUTPUT_FILE EXPECTED_FILE WHAT
   echo "ok: $3 ($(wc -l <"$dir/got") lines) equals the sequential count"
 }
 
+same_as_local() {  # same_as_local OUTPUT_FILE LOCAL_OUTPUT_FILE: equal up to the options
+  sed 's/ width=.*//' "$1" >"$dir/got"
+  sed 's/ width=.*//' "$2" >"$dir/local"
+  diff "$dir/local" "$dir/got" >"$dir/diff" || { head -20 "$dir/diff"; fail "the output differs from the local run's"; }
+  echo "ok: the output equals the local run's"
+}
+
+workers_of() {  # workers_of PID: the pids of PID's child processes
+  cat /proc/[0-9]*/status 2>/dev/null | awk -v p="$1" '/^Pid:/ { pid = $2 } /^PPid:/ && $2 == p { print pid }'
+}
+
+alive() {  # alive PID: PID runs (a zombie left to a parent that does not reap it does not)
+  local state
+  state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+start_on_fifo() {  # start_on_fifo wordfreq-arguments...: wordfreq reads a FIFO kept open (fd 3)
+  mkfifo "$dir/fifo"
+  "$wordfreq" "$@" <"$dir/fifo" >"$dir/out_all" 2>"$dir/err" &
+  pid=$!
+  exec 3>"$dir/fifo"
+  cat "$dir/all.txt" >&3
+  wait_for_handlers "$pid"  # by then its workers are started and dialed
+  workers=$(workers_of "$pid")
+  [ "$(echo "$workers" | wc -w)" -ge 1 ] || fail "no worker processes"
+  echo "workers:" $workers
+}
+
 run() {  # run OUTPUT_FILE wordfreq-arguments...: with the text in files or on stdin
   local out=$1
   shift
@@ -98,6 +134,38 @@ files | stdin)
   check_summary "$dir/out_top" $nfiles "$bytes" none
   head -n 10 "$dir/expected" >"$dir/expected_top"
   compare "$dir/out_top" "$dir/expected_top" "wordfreq $* <$mode> (top 10)"
+  if [[ " $* " == *" --workers "* ]]; then
+    run "$dir/out_local" -k 0
+    same_as_local "$dir/out_all" "$dir/out_local"
+  fi
+  ;;
+orphans)
+  start_on_fifo "$@"
+  kill -s KILL "$pid"
+  wait "$pid" 2>/dev/null  # (bash would say "Killed")
+  for w in $workers; do
+    waited=0
+    while alive "$w" && [ "$waited" -lt 100 ]; do  # 100 x 10 ms
+      sleep 0.01
+      waited=$((waited + 1))
+    done
+    alive "$w" && { kill -s KILL $workers; fail "worker $w still running 1 s after wordfreq died"; }
+  done
+  echo "ok: no worker outlived wordfreq"
+  ;;
+lost_worker)
+  start_on_fifo -k 0 "$@"
+  kill -s KILL ${workers%%[[:space:]]*}
+  cat "$dir/all.txt" >&3
+  exec 3>&-  # the end of the input
+  wait_for_exit "$pid" || fail "wordfreq still running 1 s after the end of its input"
+  wait "$pid"
+  status=$?
+  [ "$status" -eq 1 ] || fail "wordfreq exited with $status with a worker lost, expected 1"
+  grep -q "lost a worker" "$dir/err" || { cat "$dir/err"; fail "no 'lost a worker' on stderr"; }
+  [ -s "$dir/out_all" ] && fail "wordfreq printed counts with a worker lost"
+  for w in $workers; do alive "$w" && fail "worker $w still running after wordfreq ended"; done
+  echo "ok: a lost worker made it fail in about $waited_ms ms, with its workers gone"
   ;;
 sigint)
   mkfifo "$dir/fifo"

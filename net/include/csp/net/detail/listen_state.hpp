@@ -192,7 +192,7 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
             while (s == csp::status::full || s == csp::status::timeout) {
               s = values_.send_for(std::move(*value), heartbeat);
               t = now();
-              if (s != csp::status::ok && !keep_alive(t)) {
+              if (s == csp::status::timeout && !keep_alive(t)) {
                 return peer_ended(true, false, "a heartbeat failed to write");
               }
               last_heard = t;
