@@ -87,7 +87,11 @@ TEST_CASE("net: close returns once every value sent has reached the listener", "
   {
     csp::sender<value> tx = csp::net::dial<value>(l.url());
     for (std::uint64_t s = 0; s < 500; ++s) REQUIRE(tx.send(net_test::make_value(0, s, 100)));
-    if (explicit_close) tx.close();
+    CHECK(csp::net::link_status(tx).state == csp::net::link_state::open);
+    if (explicit_close) {
+      tx.close();
+      CHECK(csp::net::link_status(tx).state == csp::net::link_state::delivered);
+    }
   }  // or the drop of the last handle
   // Nothing received yet: every value must already be buffered on the listener's side.
   CHECK(l.rx().size() == 500);
@@ -113,6 +117,12 @@ TEST_CASE("net: the listener's close drains rx, then closes it; the dialer's sen
   }
   CHECK(failed);
   CHECK(std::chrono::steady_clock::now() - closed_at < 10s);
+  const csp::net::link_report r = csp::net::link_status(tx);
+  CHECK(r.state == csp::net::link_state::failed);
+  CHECK(!r.why.empty());
+  auto [local_tx, local_rx] = csp::make_channel<int>(1);
+  CHECK(csp::net::link_status(local_tx).state == csp::net::link_state::local);
+  CHECK_THROWS_AS(csp::net::link_status(csp::sender<int>{}), csp::empty_handle);
 }
 
 TEST_CASE("net: bad options and unreachable or foreign peers are clear errors", "[net][errors]") {
@@ -207,6 +217,7 @@ TEST_CASE("net: a value above max_frame fails the link instead of being sent", "
     if (!failed) std::this_thread::sleep_for(1ms);
   }
   CHECK(failed);
+  CHECK(csp::net::link_status(tx).why.find("max_frame") != std::string::npos);
   auto first = l.rx().recv_for(10s);
   REQUIRE(first);
   CHECK(*first == std::string(100, 'a'));

@@ -173,6 +173,7 @@ TEST_CASE("net processes: a listener killed with SIGKILL makes send return false
   CHECK(std::chrono::steady_clock::now() - killed < 10s);
   tx.close();  // the link is gone: returns at once, without the linger
   CHECK(std::chrono::steady_clock::now() - killed < 10s);
+  CHECK(csp::net::link_status(tx).state == csp::net::link_state::failed);
 }
 
 TEST_CASE("net processes: 1 GB to a slow reader; backpressure keeps both processes small",

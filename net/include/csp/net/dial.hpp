@@ -8,7 +8,8 @@
 // The result is an ordinary csp::sender<T> (send, try_send, send_for, select), with one
 // difference: its close(), and the drop of its last handle, wait until every value sent
 // before it has reached the listening process, the link failed, or options.linger ran out.
-// A link that fails closes the channel: send returns false, as on any closed channel.
+// A link that fails closes the channel: send returns false, as on any closed channel;
+// link_status(tx) tells delivered from failed, and why.
 
 #include <chrono>
 #include <memory>
@@ -41,6 +42,16 @@ csp::sender<T> dial(const std::string& url, const options& opts = {}) {
   // Only now: a failed dial's sender closes without waiting for a delivery.
   tx.state()->set_sender_close_wait(std::move(link));
   return std::move(tx);
+}
+
+// How the link behind a sender from dial stands. After close() (or a send that returned
+// false) it says whether everything arrived: delivered, or failed and why. link_state::local
+// for any other sender. Never blocks; thread-safe. Throws csp::empty_handle on an empty one.
+template <class T>
+link_report link_status(const csp::sender<T>& tx) {
+  if (!tx) throw csp::empty_handle("csp::net::link_status of an empty csp::sender");
+  auto* link = dynamic_cast<const detail::dial_link<T>*>(tx.state()->get_sender_close_wait());
+  return link ? link->report() : link_report{};
 }
 
 }  // namespace csp::net

@@ -48,6 +48,18 @@ struct options {
   std::chrono::milliseconds peer_timeout{3000};
 };
 
+// How a dialed sender's link stands (csp::net::link_status).
+enum class link_state {
+  open,       // values can still be sent
+  delivered,  // closed, and every value sent reached the listener's process
+  failed,     // broken, refused by the listener, or closed with values undelivered at linger
+  local,      // the sender is not from csp::net::dial
+};
+struct link_report {
+  link_state state = link_state::local;
+  std::string why;  // for failed: what happened
+};
+
 namespace detail {
 // Throws csp::invalid_argument for options no link can work with.
 inline void validate(const options& o, const char* who) {

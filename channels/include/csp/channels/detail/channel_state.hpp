@@ -78,6 +78,7 @@ class channel_state {
   void set_sender_close_wait(std::shared_ptr<sender_close_wait> w) noexcept {
     close_wait_ = std::move(w);
   }
+  sender_close_wait* get_sender_close_wait() const noexcept { return close_wait_.get(); }
 
   void drop_receiver() noexcept {
     if (receivers_alive_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;

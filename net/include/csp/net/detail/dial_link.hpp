@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -86,6 +87,14 @@ class dial_link final : public csp::detail::sender_close_wait {
   }
 
   // The pump thread: connects, reports to dial() through `setup`, then pumps.
+  // How the link stands: open, delivered (the ack came) or failed, and why.
+  link_report report() const {
+    if (delivered_.load(std::memory_order_acquire)) return {link_state::delivered, {}};
+    if (!failed()) return {link_state::open, {}};
+    std::lock_guard lk(why_mutex_);
+    return {link_state::failed, why_};
+  }
+
   static void run(std::shared_ptr<dial_link> self, std::string url, csp::receiver<T> values,
                   csp::sender<setup_result> setup) {
     const auto deadline = std::chrono::steady_clock::now() + self->opts_.connect_timeout;
@@ -114,10 +123,12 @@ class dial_link final : public csp::detail::sender_close_wait {
 
   bool failed() const noexcept { return failed_.load(std::memory_order_acquire); }
 
-  // `why` is for the reader of this code: the user learns of a failure as a send that
-  // returns false, as on any closed channel.
-  void fail([[maybe_unused]] const std::string& why) noexcept {
+  void fail(const std::string& why) noexcept {
     if (ended_.exchange(true, std::memory_order_acq_rel)) return;
+    {
+      std::lock_guard lk(why_mutex_);
+      why_ = why;
+    }
     failed_.store(true, std::memory_order_release);
     if (io_) io_->close();  // aborts the pump's write and the reader's read
     done_tx_.close();
@@ -125,6 +136,7 @@ class dial_link final : public csp::detail::sender_close_wait {
 
   void delivered() noexcept {
     if (ended_.exchange(true, std::memory_order_acq_rel)) return;
+    delivered_.store(true, std::memory_order_release);
     done_tx_.close();
   }
 
@@ -218,7 +230,9 @@ class dial_link final : public csp::detail::sender_close_wait {
   std::unique_ptr<link_io> io_;  // set by the pump before dial() returns
   csp::sender<int> done_tx_;     // closed once the link has ended
   csp::receiver<int> done_rx_;
-  std::atomic<bool> ended_{false}, failed_{false};
+  std::atomic<bool> ended_{false}, failed_{false}, delivered_{false};
+  mutable std::mutex why_mutex_;
+  std::string why_;  // why it failed
 };
 
 }  // namespace csp::net::detail
