@@ -348,6 +348,7 @@ std::chrono::nanoseconds chain_on_work_stealing(const params& p) {
 }  // namespace
 
 support boost_support(const params& p, impl which) {
+  if (is_net(p.w)) return {"boost has no network channels", ""};
   const workload_traits t = traits(p.w);
   if (t.needs_select) return {"boost has no select", ""};
   if (t.uses_capacity && p.capacity.unbounded) return {"boost has no unbounded channel", ""};
@@ -378,7 +379,9 @@ std::chrono::nanoseconds run_boost(const params& p, impl which) {
       return on_work_stealing_pool(which, p.threads) ? chain_on_work_stealing(p)
                                                      : chain_pinned(p);
     case workload::select_rx:
-    case workload::select_both: break;
+    case workload::select_both:
+    case workload::net:
+    case workload::net_pingpong: break;
   }
   throw std::invalid_argument("boost cannot run this row");
 }

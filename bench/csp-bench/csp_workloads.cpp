@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "csp_join.hpp"
 #include "fiber_set.hpp"
 #include "impls.hpp"
 #include "timing.hpp"
@@ -18,7 +19,6 @@ namespace bench {
 
 namespace {
 
-using fiber_list = std::vector<csp::task<void>>;
 using steady = std::chrono::steady_clock;
 
 // What one consumer received; padded so that consumers on different threads do not share
@@ -31,21 +31,6 @@ struct alignas(64) tally {
 csp::channel_pair<msg> make(const capacity_spec& c) {
   if (c.unbounded) return csp::make_channel<msg>(csp::unbounded);
   return csp::make_channel<msg>(c.n);  // 0: rendezvous
-}
-
-// Joins every fiber, even after one of them threw (a task left behind would be joined from
-// another thread when the list dies); rethrows the first exception.
-void join_all(fiber_list& fibers) {
-  std::exception_ptr first;
-  for (auto& f : fibers) {
-    try {
-      f.join();
-    } catch (...) {
-      if (!first) first = std::current_exception();
-    }
-  }
-  fibers.clear();
-  if (first) std::rethrow_exception(first);
 }
 
 // Producer `first` of `step`: sends first, first+step, ... < m. The caller drops its sender
@@ -367,9 +352,13 @@ std::chrono::nanoseconds chain_on_runtime(const params& p) {
 
 }  // namespace
 
-support csp_support(const params&, impl) { return {}; }
+support csp_support(const params& p, impl which) {
+  if (is_net(p.w)) return csp_net_support(p, which);
+  return {};
+}
 
 std::chrono::nanoseconds run_csp(const params& p, impl which) {
+  if (is_net(p.w)) return run_csp_net(p);
   const set_runner run = runner_for(which, p.threads);
   switch (p.w) {
     case workload::spsc:
@@ -379,6 +368,8 @@ std::chrono::nanoseconds run_csp(const params& p, impl which) {
     case workload::select_both: return selecting(p, true, run);
     case workload::pingpong: return pingpong(p, run);
     case workload::chain: return which == impl::csp_pinned ? chain_pinned(p) : chain_on_runtime(p);
+    case workload::net:
+    case workload::net_pingpong: break;  // handed to run_csp_net above
   }
   return {};
 }

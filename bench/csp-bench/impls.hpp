@@ -1,6 +1,7 @@
 #pragma once
-// The two implementations of the workloads that csp-bench runs in one binary, each on two
-// kinds of scheduler (impl: csp / csp-pinned, boost / boost-pinned; see workload.hpp).
+// The implementations of the workloads that csp-bench runs in one binary: csp and boost,
+// each on two kinds of scheduler (impl: csp / csp-pinned, boost / boost-pinned), and, for
+// the net workloads only, csp::net against raw NNG (impl nng); see workload.hpp.
 
 #include <chrono>
 #include <string>
@@ -27,11 +28,23 @@ std::chrono::nanoseconds run_csp(const params& p, impl which);
 support boost_support(const params& p, impl which);
 std::chrono::nanoseconds run_boost(const params& p, impl which);
 
-// Either of the above, by impl.
+// The net workloads on csp::net::listen/dial over loopback TCP, on csp::runtime
+// (net_csp.cpp; run_csp and csp_support hand the net rows to these).
+support csp_net_support(const params& p, impl which);
+std::chrono::nanoseconds run_csp_net(const params& p);
+
+// The net workloads on raw NNG sockets and plain threads (net_nng.cpp); every other
+// workload is skipped.
+support nng_support(const params& p);
+std::chrono::nanoseconds run_nng(const params& p);
+
+// Any of the above, by impl.
 inline support support_of(const params& p, impl which) {
+  if (which == impl::nng) return nng_support(p);
   return is_csp(which) ? csp_support(p, which) : boost_support(p, which);
 }
 inline std::chrono::nanoseconds run_impl(const params& p, impl which) {
+  if (which == impl::nng) return run_nng(p);
   return is_csp(which) ? run_csp(p, which) : run_boost(p, which);
 }
 

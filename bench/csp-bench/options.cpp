@@ -24,14 +24,28 @@ std::vector<capacity_spec> suite_capacities(workload w) {
 }
 
 std::string ignored_capacity_note(workload w) {
+  if (w == workload::net_pingpong) return "capacity ignored: net_pingpong has one value in flight";
   return "capacity ignored: " + std::string(to_string(w)) + " uses rendezvous channels";
+}
+
+// The rows one --workload runs: `net` is the net pair, so that one run shows csp::net's
+// throughput and its round trip side by side.
+std::vector<workload> rows_of(workload w) {
+  if (w == workload::net) return {workload::net, workload::net_pingpong};
+  return {w};
+}
+
+// The impls when --impl is not given: the net rows compare csp::net with raw NNG.
+std::vector<impl> default_impls(workload w) {
+  if (is_net(w)) return {impl::csp, impl::nng};
+  return {impl::csp, impl::boost};
 }
 
 }  // namespace
 
 std::vector<job> standard_suite(const std::vector<impl>& impls, double scale) {
   std::vector<job> jobs;
-  for (workload w : all_workloads) {
+  for (workload w : suite_workloads) {
     const workload_traits t = traits(w);
     for (const capacity_spec& c : suite_capacities(w)) {
       for (int threads : {1, 2}) {
@@ -50,7 +64,8 @@ std::vector<job> standard_suite(const std::vector<impl>& impls, double scale) {
 
 std::variant<config, int> parse_command_line(int argc, char** argv) {
   CLI::App app{
-      "csp-bench: channel throughput of csp against Boost.Fiber's own channels.\n"
+      "csp-bench: channel throughput of csp against Boost.Fiber's own channels, and of\n"
+      "csp::net against raw NNG over loopback TCP (--workload net).\n"
       "Runs one workload (--workload) or the standard suite (--suite); each row runs\n"
       "--repeat times in a child process of its own and reports the median. Workload\n"
       "definitions: bench/README.md.",
@@ -82,15 +97,17 @@ std::variant<config, int> parse_command_line(int argc, char** argv) {
       },
       "0|N|unbounded", "capacity");
 
-  auto* o_workload = app.add_option("--workload,-w", workload_text, "Workload to run")
+  auto* o_workload = app.add_option("--workload,-w", workload_text,
+                                    "Workload to run (net: both net rows, net and net_pingpong)")
                          ->check(CLI::IsMember(workload_names));
   auto* o_suite =
       app.add_flag("--suite", suite,
-                   "Run the standard suite: every workload at capacities 0, 1, 1024, unbounded "
+                   "Run the standard suite: every channel workload (not net) at capacities 0, 1, 1024, unbounded "
                    "(where a capacity applies), 1 and 2 threads")
           ->excludes(o_workload);
   auto* o_capacity = app.add_option("--capacity,-c", capacity_text,
-                                    "Channel capacity: 0 (rendezvous), N, or unbounded")
+                                    "Channel capacity: 0 (rendezvous), N, or unbounded (net: "
+                                    "the buffer on each side of the link, default 64)")
                          ->check(capacity_check)
                          ->default_str("0");
   auto* o_producers =
@@ -103,9 +120,9 @@ std::variant<config, int> parse_command_line(int argc, char** argv) {
   auto* o_messages =
       app.add_option("--messages,-m", messages,
                      "Messages per run (default per workload: spsc/mpsc/mpmc 1e6, select_* 1e5, "
-                     "pingpong 2e5 one-way sends, chain 1e5 fibers; 1/50 of that with threads > 1 "
-                     "and capacity 0 or 1, or pingpong); with --suite, scales every row's "
-                     "default by N/1e6")
+                     "pingpong 2e5 one-way sends, chain 1e5 fibers, net 2e4, net_pingpong 4e3 "
+                     "one-way sends; 1/50 of that with threads > 1 and capacity 0 or 1, or "
+                     "pingpong); with --suite, scales every row's default by N/1e6")
           ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10'000'000'000}));
   auto* o_threads = app.add_option("--threads,-t", threads,
                                    "Worker threads running the fibers (csp::runtime's, "
@@ -117,11 +134,11 @@ std::variant<config, int> parse_command_line(int argc, char** argv) {
       ->default_str("3");
   std::vector<std::string> impl_names;
   for (impl i : all_impls) impl_names.emplace_back(to_string(i));
-  auto* o_impl =
-      app.add_option("--impl", impl_texts,
-                     "Implementations, comma-separated (default csp,boost): csp (csp::runtime), "
-                     "boost (Boost's work_stealing at threads > 1), csp-pinned, boost-pinned "
-                     "(one scheduler per thread, fibers pinned)")
+  app.add_option("--impl", impl_texts,
+                     "Implementations, comma-separated (default csp,boost; net: csp,nng): csp "
+                     "(csp::runtime), boost (Boost's work_stealing at threads > 1), csp-pinned, "
+                     "boost-pinned (one scheduler per thread, fibers pinned), nng (raw NNG on "
+                     "plain threads; net only)")
           ->delimiter(',')
           ->check(CLI::IsMember(impl_names));
   app.add_option("--format,-f", format_text, "Output format")
@@ -147,49 +164,49 @@ std::variant<config, int> parse_command_line(int argc, char** argv) {
   cfg.repeat = repeat;
   cfg.in_process = in_process;
   cfg.row_timeout = std::chrono::seconds(timeout_s);
-  std::vector<impl> chosen = {impl::csp, impl::boost};
-  if (o_impl->count()) {
-    chosen.clear();
-    for (const std::string& name : impl_texts) {
-      const impl i = *parse_impl(name);
-      if (std::find(chosen.begin(), chosen.end(), i) == chosen.end()) chosen.push_back(i);
-    }
+  std::vector<impl> chosen;
+  for (const std::string& name : impl_texts) {
+    const impl i = *parse_impl(name);
+    if (std::find(chosen.begin(), chosen.end(), i) == chosen.end()) chosen.push_back(i);
   }
 
   if (suite) {
     const double scale =
         o_messages->count() ? static_cast<double>(messages) / suite_reference_messages : 1.0;
-    cfg.jobs = standard_suite(chosen, scale);
+    cfg.jobs = standard_suite(chosen.empty() ? default_impls(workload::spsc) : chosen, scale);
     return cfg;
   }
 
-  const workload w = *parse_workload(workload_text);
-  const workload_traits t = traits(w);
-  params p;
-  p.w = w;
-  p.threads = threads;
-  p.capacity = *parse_capacity(capacity_text);
-  p.messages = o_messages->count() ? messages : default_messages(w, p.capacity, threads);
-  p.producers = o_producers->count() ? producers : t.default_producers;
-  p.consumers = o_consumers->count() ? consumers : t.default_consumers;
-  try {
-    if (!t.variable_producers && p.producers != 1) {
-      throw CLI::ValidationError("--producers", std::string(to_string(w)) +
-                                                    " has exactly 1 producer");
+  const workload asked = *parse_workload(workload_text);
+  if (chosen.empty()) chosen = default_impls(asked);
+  for (const workload w : rows_of(asked)) {
+    const workload_traits t = traits(w);
+    params p;
+    p.w = w;
+    p.threads = threads;
+    p.capacity = o_capacity->count() ? *parse_capacity(capacity_text) : default_capacity(w);
+    p.messages = o_messages->count() ? messages : default_messages(w, p.capacity, threads);
+    p.producers = o_producers->count() ? producers : t.default_producers;
+    p.consumers = o_consumers->count() ? consumers : t.default_consumers;
+    try {
+      if (!t.variable_producers && p.producers != 1) {
+        throw CLI::ValidationError("--producers", std::string(to_string(w)) +
+                                                      " has exactly 1 producer");
+      }
+      if (!t.variable_consumers && p.consumers != 1) {
+        throw CLI::ValidationError("--consumers", std::string(to_string(w)) +
+                                                      " has exactly 1 consumer");
+      }
+    } catch (const CLI::ParseError& e) {
+      return app.exit(e);
     }
-    if (!t.variable_consumers && p.consumers != 1) {
-      throw CLI::ValidationError("--consumers", std::string(to_string(w)) +
-                                                    " has exactly 1 consumer");
+    std::string note;
+    if (!t.uses_capacity && p.capacity != default_capacity(w)) {
+      note = ignored_capacity_note(w);
+      p.capacity = default_capacity(w);
     }
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    for (impl i : chosen) cfg.jobs.push_back({i, p, note});
   }
-  std::string note;
-  if (!t.uses_capacity && p.capacity != capacity_spec{false, 0}) {
-    note = ignored_capacity_note(w);
-    p.capacity = capacity_spec{false, 0};
-  }
-  for (impl i : chosen) cfg.jobs.push_back({i, p, note});
   return cfg;
 }
 

@@ -133,7 +133,7 @@ class table_printer final : public printer {
             std::string_view messages, std::string_view ns, std::string_view ns_min,
             std::string_view mps, std::string_view rss, std::string_view note) {
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%-12.*s  %-11.*s  %9.*s  %3.*s  %3.*s  %3.*s  %10.*s  %9.*s  %10.*s  %8.*s  %11.*s",
+    std::snprintf(buf, sizeof buf, "%-12.*s  %-12.*s  %9.*s  %3.*s  %3.*s  %3.*s  %10.*s  %9.*s  %10.*s  %8.*s  %11.*s",
                   int(impl.size()), impl.data(), int(workload.size()), workload.data(),
                   int(capacity.size()), capacity.data(), int(threads.size()), threads.data(),
                   int(producers.size()), producers.data(), int(consumers.size()),

@@ -8,7 +8,8 @@ namespace bench {
 
 namespace {
 constexpr std::array<std::string_view, all_workloads.size()> workload_names = {
-    "spsc", "mpsc", "mpmc", "select_rx", "select_both", "pingpong", "chain"};
+    "spsc", "mpsc", "mpmc", "select_rx", "select_both", "pingpong", "chain", "net",
+    "net_pingpong"};
 }  // namespace
 
 std::string_view to_string(workload w) noexcept {
@@ -17,7 +18,7 @@ std::string_view to_string(workload w) noexcept {
 
 namespace {
 constexpr std::array<std::string_view, all_impls.size()> impl_names = {"csp", "boost", "csp-pinned",
-                                                                       "boost-pinned"};
+                                                                       "boost-pinned", "nng"};
 }  // namespace
 
 std::string_view to_string(impl i) noexcept { return impl_names[static_cast<std::size_t>(i)]; }
@@ -52,7 +53,8 @@ std::optional<capacity_spec> parse_capacity(std::string_view s) noexcept {
 // Default message counts keep the whole --suite (both impls, 1 and 2 threads, repeat 3)
 // within a few minutes on a 2-core machine; the slow rows are the cross-thread rendezvous
 // ones. chain: 100,000 fibers, the size issue 9's targets are set for (bench/compare and
-// the Go peer use the same).
+// the Go peer use the same). The net rows cost microseconds a message (a round trip tens of
+// them, on loopback), so their counts keep `--workload net` to a few seconds.
 workload_traits traits(workload w) noexcept {
   switch (w) {
     case workload::spsc: return {true, false, false, false, 1, 1, 1'000'000};
@@ -62,13 +64,23 @@ workload_traits traits(workload w) noexcept {
     case workload::select_both: return {true, true, true, true, 4, 4, 100'000};
     case workload::pingpong: return {false, false, false, false, 1, 1, 200'000};
     case workload::chain: return {false, false, false, false, 1, 1, 100'000};
+    case workload::net: return {true, false, false, false, 1, 1, 20'000};
+    case workload::net_pingpong: return {false, false, false, false, 1, 1, 4'000};
   }
   return {};
 }
 
+capacity_spec default_capacity(workload w) noexcept {
+  switch (w) {
+    case workload::net: return {false, 64};  // csp::net::options{}.capacity
+    case workload::net_pingpong: return {false, 1};
+    default: return {false, 0};
+  }
+}
+
 std::uint64_t default_messages(workload w, const capacity_spec& c, int threads) noexcept {
   const std::uint64_t base = traits(w).default_messages;
-  if (threads < 2 || w == workload::chain) return base;
+  if (threads < 2 || w == workload::chain || is_net(w)) return base;
   const bool every_message_crosses =
       w == workload::pingpong || (!c.unbounded && c.n <= 1);
   return every_message_crosses ? base / cross_thread_divisor : base;

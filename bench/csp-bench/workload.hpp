@@ -29,6 +29,22 @@
 //                destroyed: spawn + pass + teardown. ns_per_msg is the time per fiber.
 //                Capacity is ignored (rendezvous) and reported as 0; producers = consumers = 1.
 //
+// The net workloads (csp::net against raw NNG, over loopback TCP inside this one process;
+// not in --suite, which compares in-process channels with the peers). `--workload net` runs
+// both rows below; `--workload net_pingpong` the second alone.
+//   net           1 sender dials 1 listener at tcp://127.0.0.1:0 and sends 0 .. M-1; the
+//                 receiver checks count and sum as above. Capacity is the buffer on each side
+//                 of the link, in values (csp: options.capacity; nng: NNG_OPT_SENDBUF and
+//                 NNG_OPT_RECVBUF), default 64, csp::net's own default. Timed from just
+//                 before the first send to the receipt of the last value: connecting is
+//                 before the clock, and so is csp's close() (its wait for the listener's ack)
+//                 after it. ns_per_msg = that time / M.
+//   net_pingpong  two links, a -> b and b -> a (csp: each side dials the other's listener;
+//                 nng: one pair1 socket pair, which carries both ways); a sends 0, b answers
+//                 1, ... like pingpong: `messages` counts one-way sends, so ns_per_msg is
+//                 half a round trip. Timed from a's first send to the receipt of value M-1.
+//                 Capacity is ignored (one value is ever in flight) and reported as 1.
+//
 // Message counts: --messages, else default_messages() below (per workload; 1/50 of it where
 // messages may have to cross OS threads); `--suite --messages N` scales every row's default
 // by N/1e6. The peers (bench/peers) use the same defaults.
@@ -41,6 +57,10 @@
 //                  Boost.Fiber user runs on one thread, and the same as boost-pinned).
 //                  T > 1: Boost.Fiber's own boost::fibers::algo::work_stealing(T) on T threads;
 //                  thread 0 spawns every fiber, the others steal them (boost_pool.hpp).
+//   nng            the net workloads only: raw NNG (push0/pull0, pair1) with nng_send and
+//                  nng_recv on two plain threads, beside NNG's own I/O threads; --threads
+//                  changes nothing and is only reported. The csp rows of the net workloads
+//                  run on a csp::runtime of T workers; csp-pinned and boost skip them.
 //   csp-pinned,    T fresh OS threads per run, each with its own round_robin scheduler (no
 //   boost-pinned   migration). Fiber k of the list "producers 0..P-1, then consumers 0..C-1"
 //                  runs on thread k mod T (pingpong: a on thread 0, b on thread 1 mod T). The
@@ -68,17 +88,27 @@ namespace bench {
 
 using msg = std::uint64_t;
 
-enum class workload { spsc, mpsc, mpmc, select_rx, select_both, pingpong, chain };
-inline constexpr std::array all_workloads = {workload::spsc,      workload::mpsc,
-                                             workload::mpmc,      workload::select_rx,
-                                             workload::select_both, workload::pingpong,
-                                             workload::chain};
+enum class workload {
+  spsc, mpsc, mpmc, select_rx, select_both, pingpong, chain,  // channels
+  net, net_pingpong                                           // csp::net
+};
+inline constexpr std::array all_workloads = {
+    workload::spsc,     workload::mpsc,  workload::mpmc, workload::select_rx, workload::select_both,
+    workload::pingpong, workload::chain, workload::net,  workload::net_pingpong};
+// The channel workloads: --suite runs these (the peers and bench/compare know no others).
+inline constexpr std::array suite_workloads = {workload::spsc,      workload::mpsc,
+                                               workload::mpmc,      workload::select_rx,
+                                               workload::select_both, workload::pingpong,
+                                               workload::chain};
+inline bool is_net(workload w) noexcept {
+  return w == workload::net || w == workload::net_pingpong;
+}
 
 // See "Schedulers" above. The pinned kinds are separate impls so that a row's `impl` says
 // which scheduler ran it and the JSON keys stay those of the bench contract.
-enum class impl { csp, boost, csp_pinned, boost_pinned };
+enum class impl { csp, boost, csp_pinned, boost_pinned, nng };
 inline constexpr std::array all_impls = {impl::csp, impl::boost, impl::csp_pinned,
-                                         impl::boost_pinned};
+                                         impl::boost_pinned, impl::nng};
 inline bool is_csp(impl i) noexcept { return i == impl::csp || i == impl::csp_pinned; }
 
 std::string_view to_string(workload w) noexcept;
@@ -101,7 +131,7 @@ std::optional<capacity_spec> parse_capacity(std::string_view s) noexcept;
 
 // Which parameters a workload uses.
 struct workload_traits {
-  bool uses_capacity;        // pingpong, chain: always rendezvous
+  bool uses_capacity;        // pingpong, chain: always rendezvous; net_pingpong: always 1
   bool variable_producers;   // else exactly 1
   bool variable_consumers;   // else exactly 1
   bool needs_select;
@@ -111,10 +141,15 @@ struct workload_traits {
 };
 workload_traits traits(workload w) noexcept;
 
+// The capacity a row reports when --capacity is not given, and the one a workload that
+// ignores --capacity always reports: 0 (rendezvous), but net's 64 and net_pingpong's 1.
+capacity_spec default_capacity(workload w) noexcept;
+
 // The message count of a row when none is given (the --suite count at scale 1): the
 // workload's default, divided by cross_thread_divisor where every message needs a hand-off
 // to a fiber on another OS thread (threads > 1 and capacity 0 or 1, or pingpong; always so
-// when pinned, often on a runtime). Such a hand-off may wake a sleeping thread (futex) and
+// when pinned, often on a runtime); never for the net workloads, whose messages cross
+// threads whatever T is. Such a hand-off may wake a sleeping thread (futex) and
 // cost microseconds where a switch between fibers of one thread costs ~100 ns, so those
 // rows could otherwise take 50 times longer.
 inline constexpr std::uint64_t cross_thread_divisor = 50;

@@ -13,6 +13,11 @@
 #                 impls csp and boost) and in csv (header and column count) and table
 #                 (exits 0); --suite --in-process with boost's work_stealing rows, whose
 #                 threads every later row and repeat of the process reuses.
+#   MODE=net      --workload net --impl csp,nng --messages 200 (json, 1 and 2 threads, and
+#                 table): the four rows csp/nng x net/net_pingpong in that order, measured,
+#                 with net's default capacity 64 and net_pingpong's 1; the impls without net
+#                 rows (boost, csp-pinned, boost-pinned; nng for the channel workloads) are
+#                 skipped rows, not failures. Needs csp::net (tests/bench/CMakeLists.txt).
 #   MODE=bad      bad command lines exit with a non-zero status and a message (and no crash).
 cmake_minimum_required(VERSION 3.20)
 
@@ -254,6 +259,68 @@ elseif(MODE STREQUAL "suite")
     fail("suite --in-process: ${ws_rows} work_stealing rows, expected 11:\n${out}")
   endif()
 
+elseif(MODE STREQUAL "net")
+  # 200 values: the smoke test checks the rows, not csp::net's behaviour under load.
+  set(impls csp nng csp nng)
+  set(workloads net net net_pingpong net_pingpong)
+  set(capacities 64 64 1 1)
+  foreach(threads 1 2)
+    set(context "net threads ${threads}")
+    run_bench(out --workload net --impl csp,nng --threads ${threads} --messages 200 --repeat 2
+              --format json)
+    json_lines(lines "${out}")
+    list(LENGTH lines n)
+    if(NOT n EQUAL 4)
+      fail("${context}: ${n} lines, expected 4 (csp, nng x net, net_pingpong):\n${out}")
+      continue()
+    endif()
+    foreach(line impl workload capacity IN ZIP_LISTS lines impls workloads capacities)
+      check_row("${line}" "${context} ${impl} ${workload}")
+      foreach(pair "impl=${impl}" "workload=${workload}" "capacity=${capacity}"
+                   "threads=${threads}" "producers=1" "consumers=1" "messages=200")
+        string(REPLACE "=" ";" pair "${pair}")
+        list(GET pair 0 key)
+        list(GET pair 1 want)
+        if(NOT row_${key} STREQUAL want)
+          fail("${context} ${impl} ${workload}: ${key} is '${row_${key}}', expected '${want}'")
+        endif()
+      endforeach()
+      if(NOT row_skipped STREQUAL "")
+        fail("${context} ${impl} ${workload}: unexpectedly skipped: ${line}")
+      endif()
+      foreach(key ns_per_msg ns_per_msg_min msgs_per_sec peak_rss_kb)
+        is_positive(ok "${row_${key}}")
+        if(NOT ok)
+          fail("${context} ${impl} ${workload}: ${key} is '${row_${key}}', expected a number > 0")
+        endif()
+      endforeach()
+    endforeach()
+  endforeach()
+
+  # The table, with the default impls of the net rows (csp, nng).
+  run_bench(out --workload net --messages 200 --repeat 1)
+  foreach(want "\ncsp +net +64 " "\nnng +net +64 " "\ncsp +net_pingpong +1 " "\nnng +net_pingpong +1 ")
+    if(NOT out MATCHES "${want}")
+      fail("net table: no row matching '${want}':\n${out}")
+    endif()
+  endforeach()
+
+  # Impls without net rows, and nng outside them: skipped rows, exit status 0.
+  run_bench(out --workload net --impl boost,csp-pinned,boost-pinned --messages 200 --repeat 1
+            --format json)
+  run_bench(more --workload spsc --impl nng --messages 200 --repeat 1 --format json)
+  json_lines(lines "${out}\n${more}")
+  list(LENGTH lines n)
+  if(NOT n EQUAL 7)
+    fail("net skipped rows: ${n} lines, expected 7:\n${out}\n${more}")
+  endif()
+  foreach(line IN LISTS lines)
+    check_row("${line}" "net skipped rows")
+    if(row_skipped STREQUAL "" OR NOT row_ns_per_msg STREQUAL "")
+      fail("net skipped rows: expected a skipped row with null measurements: ${line}")
+    endif()
+  endforeach()
+
 elseif(MODE STREQUAL "bad")
   # One command line per entry, arguments separated by spaces.
   set(bad_lines
@@ -269,6 +336,8 @@ elseif(MODE STREQUAL "bad")
       "--workload mpsc --consumers 2"
       "--workload spsc --messages 0"
       "--suite --workload spsc"
+      "--workload net --producers 2"
+      "--workload net_pingpong --consumers 2"
       "--no-such-flag"
       "--repeat 1")
   foreach(line IN LISTS bad_lines)
@@ -287,7 +356,7 @@ elseif(MODE STREQUAL "bad")
   endif()
 
 else()
-  message(FATAL_ERROR "MODE must be rows, suite or bad (got '${MODE}')")
+  message(FATAL_ERROR "MODE must be rows, suite, net or bad (got '${MODE}')")
 endif()
 
 if(failures GREATER 0)
