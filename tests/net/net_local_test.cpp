@@ -2,6 +2,8 @@
 // (run_modes.hpp), the codec, and what a hostile or wrong peer gets.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -286,4 +288,62 @@ TEST_CASE("net: a user's codec specialization is what goes on the wire", "[net][
     ++i;
   }
   CHECK(i == 10);
+}
+
+TEST_CASE("net: the frame reader finds the same frames however the stream is cut",
+          "[net][frames]") {
+  // Three frames as a link carries them: a hello, a data frame, a heartbeat. A read may end
+  // anywhere, including right after a frame's 4-byte length, before its kind byte.
+  const std::string data = encoded(net_test::make_value(1, 2, 70));
+  const std::string stream = hello() + frame(2, data) + frame(3, "");
+  for (std::size_t cut = 1; cut <= stream.size(); ++cut) {
+    CAPTURE(cut);
+    csp::net::detail::frame_reader reader(4096);
+    std::vector<std::pair<int, std::string>> frames;
+    std::string why;
+    std::size_t fed = 0;
+    bool bad = false;
+    while (!bad) {
+      csp::net::detail::frame f;
+      const auto got = reader.next(f, why);
+      if (got == csp::net::detail::frame_reader::result::bad) bad = true;
+      if (got == csp::net::detail::frame_reader::result::frame) {
+        frames.emplace_back(static_cast<int>(f.kind),
+                            std::string(reinterpret_cast<const char*>(f.payload), f.size));
+        continue;
+      }
+      if (fed == stream.size()) break;
+      std::size_t room = 0;
+      unsigned char* into = reader.prepare(room);
+      // The first read fills the whole room when it can, as a fast stream would.
+      const std::size_t n = std::min({room, cut, stream.size() - fed});
+      std::copy_n(stream.data() + fed, n, into);
+      reader.commit(n);
+      fed += n;
+    }
+    REQUIRE_FALSE(bad);
+    REQUIRE(frames.size() == 3);
+    CHECK(frames[0].first == 1);
+    CHECK(frames[1].first == 2);
+    CHECK(frames[1].second == data);
+    CHECK(frames[2].first == 3);
+  }
+}
+
+TEST_CASE("net: the codec grows vectors as they decode and refuses impossible bools",
+          "[net][codec]") {
+  // A vector of big elements whose announced size fits the frame's byte count: resizing to
+  // it first would allocate 4 KiB per announced element.
+  using big = std::vector<std::array<char, 4096>>;
+  std::string bytes;
+  csp::net::codec<big>::encode(big(2), bytes);
+  bytes.replace(1, 8, std::string("\x00\x00\x01\x00\x00\x00\x00\x00", 8));  // 65,536 elements
+  bytes.append(60000, 'x');  // enough bytes for the size check, not for the elements
+  CHECK_THROWS_AS(csp::net::codec<big>::decode(
+                      reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
+                  csp::net::decode_error);
+  const std::string two = "\x01\x02";
+  CHECK_THROWS_AS(csp::net::codec<bool>::decode(
+                      reinterpret_cast<const unsigned char*>(two.data()), two.size()),
+                  csp::net::decode_error);
 }

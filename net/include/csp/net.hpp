@@ -3,6 +3,7 @@
 // byte streams (tcp://, ipc://), values encoded by csp::net::codec<T> (cereal by default).
 // CMake target csp::net. See the README's "Beyond one machine".
 
+#include <cereal/types/array.hpp>
 #include <cereal/types/map.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/utility.hpp>

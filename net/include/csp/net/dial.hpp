@@ -31,9 +31,12 @@ template <class T>
 csp::sender<T> dial(const std::string& url, const options& opts = {}) {
   detail::validate(opts, "csp::net::dial");
   auto [tx, rx] = csp::make_channel<T>(opts.capacity, "csp::net to " + url);
-  auto link = std::make_shared<detail::dial_link<T>>(opts);
+  auto [alive_tx, alive_rx] = csp::make_channel<int>();  // closes when the link's threads end
+  auto link = std::make_shared<detail::dial_link<T>>(opts, std::move(alive_rx));
   auto [setup_tx, setup_rx] = csp::make_oneshot<detail::setup_result>();
-  std::thread(&detail::dial_link<T>::run, link, url, std::move(rx), std::move(setup_tx)).detach();
+  std::thread(&detail::dial_link<T>::run, link, url, std::move(rx), std::move(setup_tx),
+              std::move(alive_tx))
+      .detach();
   csp::result<detail::setup_result> setup = setup_rx.recv();
   if (!setup) throw error("csp::net::dial " + url + ": the link's thread ended", 0);
   if (!setup->second.empty()) {

@@ -5,13 +5,17 @@
 //   * it reads from a byte span, so reading past the end is a decode_error, never a short
 //     read into an uninitialised value;
 //   * a size (of a string, vector, map...) larger than the bytes left is refused before
-//     the container is resized: a 20-byte frame cannot make the receiver allocate 16 GB.
+//     the container is resized: a 20-byte frame cannot make the receiver allocate 16 GB;
+//     vectors grow element by element rather than trusting the size at all (other
+//     sequence containers, std::deque and std::list, still resize first: prefer vectors);
+//   * a bool that is neither 0 nor 1 is refused.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/cereal.hpp>
@@ -72,6 +76,38 @@ template <class T>
   requires std::is_arithmetic_v<T>
 void CEREAL_LOAD_FUNCTION_NAME(csp::net::detail::checked_input& ar, T& t) {
   ar.read(std::addressof(t), sizeof(T), sizeof(T));
+}
+
+// A bool is one byte on the wire, 0 or 1; anything else would be undefined behaviour to hold.
+inline void CEREAL_LOAD_FUNCTION_NAME(csp::net::detail::checked_input& ar, bool& b) {
+  std::uint8_t byte = 0;
+  ar.read(&byte, 1, 1);
+  if (byte > 1) throw csp::net::decode_error("csp::net: a bool that is neither 0 nor 1");
+  b = byte == 1;
+}
+
+// Vectors grow as their elements decode, instead of cereal's resize to the announced size
+// first: an element can be far larger in memory than on the wire, so resizing to a count
+// that merely fits the frame could still ask for gigabytes.
+template <class T, class A>
+  requires(!std::is_same_v<T, bool>)
+void CEREAL_LOAD_FUNCTION_NAME(csp::net::detail::checked_input& ar, std::vector<T, A>& v) {
+  size_type n = 0;
+  ar(make_size_tag(n));
+  v.clear();
+  if constexpr (std::is_arithmetic_v<T>) {
+    if (n > ar.remaining() / sizeof(T)) {
+      throw csp::net::decode_error("csp::net: a vector longer than the frame");
+    }
+    v.resize(static_cast<std::size_t>(n));
+    ar(binary_data(v.data(), v.size() * sizeof(T)));
+  } else {
+    for (size_type i = 0; i < n; ++i) {
+      T element{};
+      ar(element);
+      v.push_back(std::move(element));
+    }
+  }
 }
 
 template <class T>

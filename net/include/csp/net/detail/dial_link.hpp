@@ -73,20 +73,20 @@ inline nng_stream* connect_stream(const std::string& url, std::chrono::steady_cl
 template <class T>
 class dial_link final : public csp::detail::sender_close_wait {
  public:
-  explicit dial_link(const options& o) : opts_(o) {
-    auto [tx, rx] = csp::make_channel<int>();
-    done_tx_ = std::move(tx);
-    done_rx_ = std::move(rx);
-  }
+  // `threads_done` is the receiving end of a channel whose senders only the link's two
+  // threads hold (see run): it closes once both have ended.
+  dial_link(const options& o, csp::receiver<int> threads_done)
+      : opts_(o), threads_done_(std::move(threads_done)) {}
 
-  // The sender closed: wait for the ack, a failure, or the linger.
+  // The sender closed: wait until the link's threads are over (after the ack, or a failure),
+  // or the linger runs out. Waiting for the threads, not just the ack, means nothing of the
+  // link still runs once close() has returned (think of exit() right after it).
   void wait() noexcept override {
-    if (done_rx_.recv_for(opts_.linger).status() == csp::status::timeout) {
+    if (threads_done_.recv_for(opts_.linger).status() == csp::status::timeout) {
       fail("linger ran out before delivery");
     }
   }
 
-  // The pump thread: connects, reports to dial() through `setup`, then pumps.
   // How the link stands: open, delivered (the ack came) or failed, and why.
   link_report report() const {
     if (delivered_.load(std::memory_order_acquire)) return {link_state::delivered, {}};
@@ -95,8 +95,10 @@ class dial_link final : public csp::detail::sender_close_wait {
     return {link_state::failed, why_};
   }
 
+  // The pump thread: connects, reports to dial() through `setup`, starts the reader, pumps.
+  // `alive` (and the reader's copy) is dropped as each thread's last act.
   static void run(std::shared_ptr<dial_link> self, std::string url, csp::receiver<T> values,
-                  csp::sender<setup_result> setup) {
+                  csp::sender<setup_result> setup, csp::sender<int> alive) {
     const auto deadline = std::chrono::steady_clock::now() + self->opts_.connect_timeout;
     setup_result failure{0, {}};
     nng_stream* s = connect_stream(url, deadline, failure);
@@ -105,17 +107,17 @@ class dial_link final : public csp::detail::sender_close_wait {
       return;
     }
     self->io_ = std::make_unique<link_io>(s, self->opts_.max_frame);
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
     std::string why;
-    if (!self->io_->handshake(to_nng(std::max(left, std::chrono::milliseconds(1))), why)) {
+    if (!self->io_->handshake(deadline, why)) {
       setup.send(setup_result{0, std::move(why)});
       return;
     }
-    std::thread(&dial_link::read_acks, self, values).detach();
+    std::thread(&dial_link::read_acks, self, values, alive).detach();
     setup.send(setup_result{0, {}});
     setup = {};
     self->pump(values);
+    values = {};  // before `alive`: buffered values die before close() returns
+    alive = {};
   }
 
  private:
@@ -131,13 +133,11 @@ class dial_link final : public csp::detail::sender_close_wait {
     }
     failed_.store(true, std::memory_order_release);
     if (io_) io_->close();  // aborts the pump's write and the reader's read
-    done_tx_.close();
   }
 
   void delivered() noexcept {
     if (ended_.exchange(true, std::memory_order_acq_rel)) return;
     delivered_.store(true, std::memory_order_release);
-    done_tx_.close();
   }
 
   // Appends one data frame. On failure (the value does not encode, or exceeds max_frame)
@@ -198,39 +198,45 @@ class dial_link final : public csp::detail::sender_close_wait {
     }
     batch.clear();
     append_control(batch, frame_kind::fin, sent);
-    if (int rv = io_->send(batch, to_nng(opts_.peer_timeout)); rv != 0) {
+    fin_count_.store(sent, std::memory_order_relaxed);
+    fin_sent_.store(true, std::memory_order_release);  // before the write: the ack may follow at once
+    // No timeout of its own: a slow listener may take a while to read up to the fin; the
+    // reader's silence check and the close's linger bound the wait.
+    if (int rv = io_->send(batch, NNG_DURATION_INFINITE); rv != 0) {
       fail(std::string("write failed: ") + nng_strerror(rv));
     }
   }
 
   // The reader thread: heartbeats until the ack; silence or a broken stream fails the link.
-  static void read_acks(std::shared_ptr<dial_link> self, csp::receiver<T> values) {
+  static void read_acks(std::shared_ptr<dial_link> self, csp::receiver<T> values,
+                        csp::sender<int> alive) {
     frame f;
     std::string why;
     for (;;) {
-      switch (self->io_->next(f, to_nng(self->opts_.peer_timeout), why)) {
-        case link_io::got::timeout: why = "the listener went silent"; break;
-        case link_io::got::failed: break;
-        case link_io::got::frame:
-          if (f.kind == frame_kind::heartbeat) continue;
-          if (f.kind == frame_kind::ack) {
-            self->delivered();
-            return;
-          }
-          why = "the listener sent an unexpected frame";
-          break;
+      const link_io::got g = self->io_->next(f, to_nng(self->opts_.peer_timeout), why);
+      if (g == link_io::got::partial) continue;
+      if (g == link_io::got::frame && f.kind == frame_kind::heartbeat) continue;
+      if (g == link_io::got::frame && f.kind == frame_kind::ack &&
+          self->fin_sent_.load(std::memory_order_acquire) &&
+          f.count() == self->fin_count_.load(std::memory_order_relaxed)) {
+        self->delivered();
+        break;
       }
+      if (g == link_io::got::timeout) why = "the listener went silent";
+      if (g == link_io::got::frame) why = "the listener sent an unexpected frame";
       self->fail(why);
       values.close();
-      return;
+      break;
     }
+    values = {};
+    alive = {};
   }
 
   const options opts_;
+  csp::receiver<int> threads_done_;
   std::unique_ptr<link_io> io_;  // set by the pump before dial() returns
-  csp::sender<int> done_tx_;     // closed once the link has ended
-  csp::receiver<int> done_rx_;
-  std::atomic<bool> ended_{false}, failed_{false}, delivered_{false};
+  std::atomic<bool> ended_{false}, failed_{false}, delivered_{false}, fin_sent_{false};
+  std::atomic<std::uint64_t> fin_count_{0};
   mutable std::mutex why_mutex_;
   std::string why_;  // why it failed
 };

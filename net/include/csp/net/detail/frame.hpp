@@ -28,6 +28,7 @@ enum class frame_kind : unsigned char { hello = 1, data = 2, heartbeat = 3, fin 
 inline constexpr char hello_magic[] = "csp-net";  // 7 bytes, then the version
 inline constexpr unsigned char protocol_version = 1;
 inline constexpr std::size_t frame_header = 5;    // length + kind
+inline constexpr std::size_t hello_frame = 1 + sizeof hello_magic;  // kind + magic + version
 
 inline void put_u32(unsigned char* p, std::uint32_t v) noexcept {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
@@ -79,6 +80,10 @@ class frame_reader {
 
   explicit frame_reader(std::size_t max_frame) : max_frame_(max_frame) {}
 
+  // The largest frame accepted from now on (a hello's size until the handshake is done, so
+  // a stranger cannot make us buffer max_frame bytes before saying who it is).
+  void limit(std::size_t max_frame) noexcept { max_frame_ = max_frame; }
+
   // Room for at least one read of up to `chunk` bytes; fill some, then commit() them.
   unsigned char* prepare(std::size_t& room) {
     if (begin_ == end_) {
@@ -98,7 +103,7 @@ class frame_reader {
   // is beyond repair, since a frame boundary can no longer be trusted).
   result next(frame& f, std::string& why) {
     const std::size_t have = end_ - begin_;
-    if (have < 4) return result::need_more;
+    if (have < frame_header) return result::need_more;  // the kind byte too: a read may end anywhere
     const unsigned char* p = buf_.data() + begin_;
     const std::uint32_t length = get_u32(p);
     if (length == 0) return bad(why, "an empty frame");

@@ -40,7 +40,9 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
   listen_state& operator=(const listen_state&) = delete;
   ~listen_state() { nng_stream_listener_free(listener_); }
 
-  void start() { acceptor_ = std::thread(&listen_state::accept_loop, this->shared_from_this()); }
+  void start() {
+    acceptor_ = std::thread(&listen_state::accept_loop, this->shared_from_this(), make_aio());
+  }
 
   // Stops accepting, closes the channel (rx drains, then reports closed), drops every peer
   // and joins the threads. Idempotent.
@@ -78,8 +80,7 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
     std::atomic<bool> finished{false};
   };
 
-  static void accept_loop(std::shared_ptr<listen_state> self) {
-    aio_ptr aio = make_aio();
+  static void accept_loop(std::shared_ptr<listen_state> self, aio_ptr aio) {
     for (;;) {
       nng_stream_listener_accept(self->listener_, aio.get());
       nng_aio_wait(aio.get());
@@ -96,10 +97,29 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
         return;
       }
       self->reap_finished();
-      peer& p = self->peers_.emplace_back();
-      p.io = std::make_unique<link_io>(s, self->opts_.max_frame);
-      p.thread = std::thread(&listen_state::serve, self, std::ref(p));
+      std::unique_ptr<link_io> io;
+      try {
+        io = std::make_unique<link_io>(s, self->opts_.max_frame);
+      } catch (...) {  // no aio or memory: refuse this one, rather than end the process
+        nng_stream_free(s);
+        self->refused("no resources for a new connection");
+        continue;
+      }
+      try {
+        peer& p = self->peers_.emplace_back();
+        p.io = std::move(io);
+        p.thread = std::thread(&listen_state::serve, self, std::ref(p));
+      } catch (...) {
+        if (!self->peers_.empty() && !self->peers_.back().thread.joinable()) self->peers_.pop_back();
+        self->refused("no thread for a new connection");
+      }
     }
+  }
+
+  // A connection we could not take on, counted lost (the caller holds mutex_).
+  void refused(const char* why) {
+    last_loss_ = why;
+    lost_.fetch_add(1, std::memory_order_acq_rel);
   }
 
   // Joins the threads of peers that are over (the caller holds mutex_).
@@ -146,7 +166,7 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
 
   void serve_peer(link_io& io) {
     std::string why;
-    if (!io.handshake(to_nng(opts_.connect_timeout), why)) {
+    if (!io.handshake(std::chrono::steady_clock::now() + opts_.connect_timeout, why)) {
       peer_ended(false, false, "a connection failed its handshake: " + why);
       return;
     }
@@ -176,6 +196,8 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
         if (t - last_heard >= opts_.peer_timeout) {
           return peer_ended(true, false, "the peer went silent");
         }
+      } else if (g == link_io::got::partial) {
+        last_heard = t;  // a big frame on its way: keep our heartbeats going meanwhile
       } else {
         last_heard = t;
         switch (f.kind) {
