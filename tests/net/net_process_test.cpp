@@ -71,9 +71,7 @@ TEST_CASE("net processes: two dialer processes, every value in order, close reac
 
 TEST_CASE("net processes: select over a remote and a local channel with a timeout",
           "[net][process][select]") {
-  csp::net::options o;
-  o.peers = 1;
-  auto l = csp::net::listen<net_test::value>("tcp://127.0.0.1:0", o);
+  auto l = csp::net::listen<net_test::value>("tcp://127.0.0.1:0");  // peers = 1
   const std::uint64_t count = 2000;
   peer_process dialer({peer_exe, "send", l.url(), "7", std::to_string(count), "8"});
   auto [local_tx, local_rx] = csp::make_channel<int>(4);
@@ -121,9 +119,7 @@ TEST_CASE("net processes: select over a remote and a local channel with a timeou
 
 TEST_CASE("net processes: a dialer killed with SIGKILL is lost; rx drains and closes",
           "[net][process][kill]") {
-  csp::net::options o;
-  o.peers = 1;
-  auto l = csp::net::listen<net_test::value>("tcp://127.0.0.1:0", o);
+  auto l = csp::net::listen<net_test::value>("tcp://127.0.0.1:0");  // peers = 1
   peer_process dialer({peer_exe, "send-forever", l.url(), "3"});
   csp::receiver<net_test::value> rx = l.rx();
   std::uint64_t got = 0;
@@ -202,9 +198,7 @@ TEST_CASE("net processes: 1 GB to a slow reader; backpressure keeps both process
 
 TEST_CASE("net processes: a raw TCP client speaking garbage is dropped; a real peer goes on",
           "[net][process][garbage]") {
-  csp::net::options o;
-  o.peers = 1;
-  auto l = csp::net::listen<net_test::value>("tcp://127.0.0.1:0", o);
+  auto l = csp::net::listen<net_test::value>("tcp://127.0.0.1:0");  // peers = 1
   peer_process garbage({peer_exe, "garbage", l.url()});
   const auto dropped = garbage.line(line_limit);
   REQUIRE(dropped);
