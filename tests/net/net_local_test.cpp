@@ -166,6 +166,34 @@ TEST_CASE("net: bad options and unreachable or foreign peers are clear errors", 
   }
 }
 
+TEST_CASE("net: dialers beyond options.peers are refused: their dial throws", "[net][errors]") {
+  // Two dial at once for one place: however their handshakes interleave, exactly one link
+  // is made, and the other dial fails rather than returning a sender about to break.
+  auto l = csp::net::listen<int>("tcp://127.0.0.1:0");  // peers = 1
+  csp::net::options quick;
+  quick.connect_timeout = 1000ms;
+  std::atomic<int> made{0}, refused{0};
+  auto dial = [&](int v) {
+    try {
+      csp::sender<int> tx = csp::net::dial<int>(l.url(), quick);
+      ++made;
+      tx.send(v);
+    } catch (const csp::net::error&) {
+      ++refused;
+    }
+  };
+  std::thread a(dial, 1), b(dial, 2);
+  a.join();
+  b.join();
+  CHECK(made == 1);
+  CHECK(refused == 1);
+  const auto v = l.rx().recv_for(10s);
+  REQUIRE(v);
+  CHECK((*v == 1 || *v == 2));
+  CHECK(l.rx().recv_for(10s).status() == csp::status::closed);
+  CHECK(l.peers_connected() == 1);
+}
+
 TEST_CASE("net: hostile bytes drop that peer, counted lost; the other peers go on",
           "[net][hostile]") {
   std::string bytes;

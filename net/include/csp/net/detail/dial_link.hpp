@@ -108,7 +108,7 @@ class dial_link final : public csp::detail::sender_close_wait {
     }
     self->io_ = std::make_unique<link_io>(s, self->opts_.max_frame);
     std::string why;
-    if (!self->io_->handshake(deadline, why)) {
+    if (!self->io_->send_hello(deadline, why) || !self->io_->read_hello(deadline, why)) {
       setup.send(setup_result{0, std::move(why)});
       return;
     }

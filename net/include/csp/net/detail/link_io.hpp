@@ -66,17 +66,13 @@ class link_io {
     return stream_.write_all(bytes, timeout);
   }
 
-  // Sends our hello and checks theirs by `deadline` (however slowly its bytes come). Until
-  // then no frame above a hello's size is accepted. False with `why` otherwise.
-  bool handshake(std::chrono::steady_clock::time_point deadline, std::string& why) {
-    std::string hello;
-    append_control(hello, frame_kind::hello);
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (int rv = send(hello, to_nng(std::max(left, std::chrono::milliseconds(1)))); rv != 0) {
-      why = std::string("the handshake failed: ") + nng_strerror(rv);
-      return false;
-    }
+  // The handshake, in two halves so that a listener can decide on a peer between them:
+  // a dialer sends its hello, then reads; a listener reads, admits the peer, then answers
+  // (a refused dialer's dial then fails instead of succeeding on a link about to break).
+
+  // Checks the peer's hello by `deadline` (however slowly its bytes come). Until then no
+  // frame above a hello's size is accepted. False with `why` otherwise.
+  bool read_hello(std::chrono::steady_clock::time_point deadline, std::string& why) {
     frame f;
     switch (next_by(f, deadline, why)) {
       case got::timeout: why = "no handshake from the peer in time"; return false;
@@ -89,6 +85,19 @@ class link_io {
       return false;
     }
     reader_.limit(max_frame_);
+    return true;
+  }
+
+  // Sends our hello, by `deadline`. False with `why` otherwise.
+  bool send_hello(std::chrono::steady_clock::time_point deadline, std::string& why) {
+    std::string hello;
+    append_control(hello, frame_kind::hello);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (int rv = send(hello, to_nng(std::max(left, std::chrono::milliseconds(1)))); rv != 0) {
+      why = std::string("the handshake failed: ") + nng_strerror(rv);
+      return false;
+    }
     return true;
   }
 

@@ -166,14 +166,16 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
 
   void serve_peer(link_io& io) {
     std::string why;
-    if (!io.handshake(std::chrono::steady_clock::now() + opts_.connect_timeout, why)) {
+    const auto deadline = std::chrono::steady_clock::now() + opts_.connect_timeout;
+    if (!io.read_hello(deadline, why)) {
       peer_ended(false, false, "a connection failed its handshake: " + why);
       return;
     }
-    if (!admit()) {
+    if (!admit()) {  // no hello back: its dial fails
       peer_ended(false, false, "a peer beyond options.peers was refused");
       return;
     }
+    if (!io.send_hello(deadline, why)) return peer_ended(true, false, why);
     const auto heartbeat = opts_.heartbeat;
     auto now = [] { return std::chrono::steady_clock::now(); };
     auto last_heard = now(), last_sent = now();
