@@ -234,6 +234,33 @@ TEST_CASE("net: hostile bytes drop that peer, counted lost; the other peers go o
   CHECK(l.peers_lost() == 1);
 }
 
+TEST_CASE("net: a flood of silent connections is capped, and cleared by the handshake deadline",
+          "[net][hostile]") {
+  csp::net::options o;
+  o.connect_timeout = 500ms;  // how long a silent connection may hold its place
+  auto l = csp::net::listen<int>("tcp://127.0.0.1:0", o);
+  std::vector<int> silent;
+  for (int i = 0; i < 70; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(net_test::port_of(l.url())));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    silent.push_back(fd);
+  }
+  // 64 wait in their handshake, the other 6 are refused at once; then all 70 time out.
+  csp_test::wait_until([&] { return l.peers_lost() >= 6; });
+  CHECK(l.peers_lost() >= 6);
+  csp_test::wait_until([&] { return l.peers_lost() == 70; });
+  CHECK(l.peers_lost() == 70);
+  for (int fd : silent) ::close(fd);
+  csp::sender<int> tx = csp::net::dial<int>(l.url());
+  REQUIRE(tx.send(5));
+  CHECK(l.rx().recv_for(10s).value() == 5);
+  CHECK(l.peers_connected() == 1);
+}
+
 TEST_CASE("net: a value above max_frame fails the link instead of being sent", "[net][errors]") {
   csp::net::options o = with_peers(1);
   o.max_frame = 1024;

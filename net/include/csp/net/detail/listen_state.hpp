@@ -74,6 +74,10 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
   }
 
  private:
+  // Connections allowed to be in their handshake at once: each has a thread, and one that
+  // never says hello holds it for connect_timeout.
+  static constexpr std::size_t max_handshaking = 64;
+
   struct peer {
     std::unique_ptr<link_io> io;
     std::thread thread;
@@ -97,6 +101,11 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
         return;
       }
       self->reap_finished();
+      if (self->handshaking_ >= max_handshaking) {  // a flood of silent connections
+        nng_stream_free(s);
+        self->refused("too many connections still in their handshake");
+        continue;
+      }
       std::unique_ptr<link_io> io;
       try {
         io = std::make_unique<link_io>(s, self->opts_.max_frame);
@@ -109,6 +118,7 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
         peer& p = self->peers_.emplace_back();
         p.io = std::move(io);
         p.thread = std::thread(&listen_state::serve, self, std::ref(p));
+        ++self->handshaking_;
       } catch (...) {
         if (!self->peers_.empty() && !self->peers_.back().thread.joinable()) self->peers_.pop_back();
         self->refused("no thread for a new connection");
@@ -167,7 +177,12 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
   void serve_peer(link_io& io) {
     std::string why;
     const auto deadline = std::chrono::steady_clock::now() + opts_.connect_timeout;
-    if (!io.read_hello(deadline, why)) {
+    const bool hello = io.read_hello(deadline, why);
+    {
+      std::lock_guard lk(mutex_);
+      --handshaking_;
+    }
+    if (!hello) {
       peer_ended(false, false, "a connection failed its handshake: " + why);
       return;
     }
@@ -253,6 +268,7 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
   std::list<peer> peers_;
   bool stopping_ = false;
   std::size_t admitted_ = 0, ended_ = 0;
+  std::size_t handshaking_ = 0;  // connections whose hello has not come yet
   std::string last_loss_;
   std::atomic<std::size_t> connected_{0}, closed_{0}, lost_{0};
 };
