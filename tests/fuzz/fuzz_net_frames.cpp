@@ -56,6 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           decode_and_check<net_test::value>(f.payload, f.size);
           decode_and_check<std::vector<std::string>>(f.payload, f.size);
           decode_and_check<std::map<std::string, std::int32_t>>(f.payload, f.size);
+          decode_and_check<std::string>(f.payload, f.size);  // the direct codec
+          decode_and_check<std::uint64_t>(f.payload, f.size);
           break;
         case csp::net::detail::frame_kind::hello:
           (void)csp::net::detail::frame_reader::hello_ok(f);

@@ -402,3 +402,38 @@ TEST_CASE("net: the codec grows vectors as they decode and refuses impossible bo
                       reinterpret_cast<const unsigned char*>(two.data()), two.size()),
                   csp::net::decode_error);
 }
+
+TEST_CASE("net: the shortcut for numbers and strings writes and reads cereal's own bytes",
+          "[net][codec]") {
+  auto same_as_cereal = [](const auto& v) {
+    using T = std::decay_t<decltype(v)>;
+    std::string fast, slow;
+    csp::net::codec<T>::encode(v, fast);
+    csp::net::detail::cereal_codec<T>::encode(v, slow);
+    CHECK(fast == slow);
+    const auto* p = reinterpret_cast<const unsigned char*>(slow.data());
+    CHECK(csp::net::codec<T>::decode(p, slow.size()) == v);
+    const auto* q = reinterpret_cast<const unsigned char*>(fast.data());
+    CHECK(csp::net::detail::cereal_codec<T>::decode(q, fast.size()) == v);
+  };
+  same_as_cereal(0);
+  same_as_cereal(-123456789);
+  same_as_cereal(std::uint64_t{0x0123456789abcdef});
+  same_as_cereal(3.25);
+  same_as_cereal('x');
+  same_as_cereal(std::string());
+  same_as_cereal(std::string("hello, world"));
+  same_as_cereal(std::string(100000, 'z'));
+
+  // A big-endian writer's bytes (flag 0) read back swapped.
+  const std::string big_endian_int = std::string("\x00\x00\x00\x01\x02", 5);
+  CHECK(csp::net::codec<std::int32_t>::decode(
+            reinterpret_cast<const unsigned char*>(big_endian_int.data()), 5) == 0x102);
+  // Wrong flag, wrong size, a string size that disagrees with the frame.
+  for (const std::string& bad : {std::string("\x02\x00\x00\x00\x00", 5), std::string("\x01\x00", 2),
+                                std::string("\x01\x05\0\0\0\0\0\0\0abc", 12)}) {
+    const auto* p = reinterpret_cast<const unsigned char*>(bad.data());
+    CHECK_THROWS_AS(csp::net::codec<std::int32_t>::decode(p, bad.size()), csp::net::decode_error);
+    CHECK_THROWS_AS(csp::net::codec<std::string>::decode(p, bad.size()), csp::net::decode_error);
+  }
+}

@@ -15,6 +15,7 @@
 // standard containers (include cereal/types/<container>.hpp, or use <csp/net.hpp>, which
 // includes the common ones), and user types with a `serialize` member or free function.
 // Decoding checks every length against the bytes that are there (detail/checked_archive.hpp).
+// Numbers and std::string take a shortcut to the same bytes (detail/direct_codec.hpp).
 
 #include <cstddef>
 #include <ostream>
@@ -24,6 +25,7 @@
 #include <cereal/archives/portable_binary.hpp>
 
 #include <csp/net/detail/checked_archive.hpp>
+#include <csp/net/detail/direct_codec.hpp>
 #include <csp/net/options.hpp>
 
 namespace csp::net {
@@ -61,18 +63,17 @@ inline std::ostream& stream_into(std::string& out) {
 }
 }  // namespace detail
 
+namespace detail {
+// The default codec through cereal: any type cereal can serialize.
 template <class T>
-struct codec {
-  // Appends value's encoding to out. Throws what cereal throws.
+struct cereal_codec {
   static void encode(const T& value, std::string& out) {
-    cereal::PortableBinaryOutputArchive ar(detail::stream_into(out));
+    cereal::PortableBinaryOutputArchive ar(stream_into(out));
     ar(value);
   }
 
-  // The value encoded in [data, data + size). Throws csp::net::decode_error for bytes that
-  // are not one whole value (cereal's own exceptions for a type's custom checks).
   static T decode(const unsigned char* data, std::size_t size) {
-    detail::checked_input ar(data, size);
+    checked_input ar(data, size);
     T value{};
     ar(value);
     if (ar.remaining() != 0) {
@@ -80,6 +81,29 @@ struct codec {
                          " bytes left over after a value");
     }
     return value;
+  }
+};
+}  // namespace detail
+
+template <class T>
+struct codec {
+  // Appends value's encoding to out. Throws what cereal throws.
+  static void encode(const T& value, std::string& out) {
+    if constexpr (detail::direct_codec<T>) {
+      detail::encode_direct(value, out);
+    } else {
+      detail::cereal_codec<T>::encode(value, out);
+    }
+  }
+
+  // The value encoded in [data, data + size). Throws csp::net::decode_error for bytes that
+  // are not one whole value (cereal's own exceptions for a type's custom checks).
+  static T decode(const unsigned char* data, std::size_t size) {
+    if constexpr (detail::direct_codec<T>) {
+      return detail::decode_direct<T>(data, size);
+    } else {
+      return detail::cereal_codec<T>::decode(data, size);
+    }
   }
 };
 
