@@ -20,6 +20,7 @@
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/cereal.hpp>
 
+#include <csp/net/detail/direct_codec.hpp>
 #include <csp/net/options.hpp>
 
 namespace csp::net::detail {
@@ -34,7 +35,7 @@ class checked_input : public cereal::InputArchive<checked_input, cereal::AllowEm
     std::uint8_t writer_little = 0;
     read(&writer_little, 1, 1);
     if (writer_little > 1) throw decode_error("csp::net: not a portable binary archive");
-    swap_ = (writer_little == 1) != host_little();
+    swap_ = (writer_little == 1) != host_is_little();
   }
 
   std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - next_); }
@@ -56,13 +57,6 @@ class checked_input : public cereal::InputArchive<checked_input, cereal::AllowEm
   }
 
  private:
-  static bool host_little() noexcept {
-    const std::uint16_t one = 1;
-    unsigned char first;
-    std::memcpy(&first, &one, 1);
-    return first == 1;
-  }
-
   const unsigned char* next_;
   const unsigned char* end_;
   bool swap_ = false;

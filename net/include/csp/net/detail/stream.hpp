@@ -94,7 +94,4 @@ class stream {
   std::atomic<bool> closed_{false};
 };
 
-// What a link's end tells: "closed" or why it was lost.
-inline std::string describe(int rv) { return nng_strerror(rv); }
-
 }  // namespace csp::net::detail
