@@ -89,10 +89,10 @@ class dial_link final : public csp::detail::sender_close_wait {
 
   // How the link stands: open, delivered (the ack came) or failed, and why.
   link_report report() const {
-    if (delivered_.load(std::memory_order_acquire)) return {link_state::delivered, {}};
-    if (!failed()) return {link_state::open, {}};
-    std::lock_guard lk(why_mutex_);
-    return {link_state::failed, why_};
+    const link_state now = state_.load(std::memory_order_acquire);
+    if (now != link_state::failed) return {now, {}};
+    std::lock_guard lk(why_mutex_);  // fail() set why_ under it before we could see failed
+    return {now, why_};
   }
 
   // The pump thread: connects, reports to dial() through `setup`, starts the reader, pumps.
@@ -123,22 +123,26 @@ class dial_link final : public csp::detail::sender_close_wait {
  private:
   static constexpr std::size_t batch_bytes = 64 * 1024;
 
-  bool failed() const noexcept { return failed_.load(std::memory_order_acquire); }
+  bool failed() const noexcept {
+    return state_.load(std::memory_order_acquire) == link_state::failed;
+  }
+
+  // The link ends once: open becomes failed or delivered, whichever comes first.
+  bool end_as(link_state how) noexcept {
+    link_state open = link_state::open;
+    return state_.compare_exchange_strong(open, how, std::memory_order_acq_rel);
+  }
 
   void fail(const std::string& why) noexcept {
-    if (ended_.exchange(true, std::memory_order_acq_rel)) return;
     {
-      std::lock_guard lk(why_mutex_);
+      std::lock_guard lk(why_mutex_);  // held across the change, for report()
+      if (!end_as(link_state::failed)) return;
       why_ = why;
     }
-    failed_.store(true, std::memory_order_release);
     if (io_) io_->close();  // aborts the pump's write and the reader's read
   }
 
-  void delivered() noexcept {
-    if (ended_.exchange(true, std::memory_order_acq_rel)) return;
-    delivered_.store(true, std::memory_order_release);
-  }
+  void delivered() noexcept { end_as(link_state::delivered); }
 
   // Appends one data frame. On failure (the value does not encode, or exceeds max_frame)
   // leaves `out` as it was and returns why.
@@ -235,7 +239,8 @@ class dial_link final : public csp::detail::sender_close_wait {
   const options opts_;
   csp::receiver<int> threads_done_;
   std::unique_ptr<link_io> io_;  // set by the pump before dial() returns
-  std::atomic<bool> ended_{false}, failed_{false}, delivered_{false}, fin_sent_{false};
+  std::atomic<link_state> state_{link_state::open};  // open, then failed or delivered
+  std::atomic<bool> fin_sent_{false};
   std::atomic<std::uint64_t> fin_count_{0};
   mutable std::mutex why_mutex_;
   std::string why_;  // why it failed

@@ -65,9 +65,18 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
   }
 
   const std::string& url() const noexcept { return url_; }
-  std::size_t connected() const noexcept { return connected_.load(std::memory_order_acquire); }
-  std::size_t closed() const noexcept { return closed_.load(std::memory_order_acquire); }
-  std::size_t lost() const noexcept { return lost_.load(std::memory_order_acquire); }
+  std::size_t connected() const {
+    std::lock_guard lk(mutex_);
+    return admitted_;
+  }
+  std::size_t closed() const {
+    std::lock_guard lk(mutex_);
+    return closed_;
+  }
+  std::size_t lost() const {
+    std::lock_guard lk(mutex_);
+    return lost_;
+  }
   std::string last_loss() const {
     std::lock_guard lk(mutex_);
     return last_loss_;
@@ -129,7 +138,7 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
   // A connection we could not take on, counted lost (the caller holds mutex_).
   void refused(const char* why) {
     last_loss_ = why;
-    lost_.fetch_add(1, std::memory_order_acq_rel);
+    ++lost_;
   }
 
   // Joins the threads of peers that are over (the caller holds mutex_).
@@ -149,7 +158,6 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
     std::lock_guard lk(mutex_);
     if (opts_.peers != 0 && admitted_ == opts_.peers) return false;
     ++admitted_;
-    connected_.fetch_add(1, std::memory_order_acq_rel);
     if (opts_.peers != 0 && admitted_ == opts_.peers) {
       nng_stream_listener_close(listener_);  // every place is taken: refuse the rest
     }
@@ -162,7 +170,7 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
     {
       std::lock_guard lk(mutex_);
       if (!cleanly) last_loss_ = std::move(why);
-      (cleanly ? closed_ : lost_).fetch_add(1, std::memory_order_acq_rel);
+      ++(cleanly ? closed_ : lost_);
       if (admitted) last = ++ended_ == opts_.peers;
     }
     if (last) values_.close();
@@ -267,10 +275,10 @@ class listen_state : public std::enable_shared_from_this<listen_state<T>> {
   mutable std::mutex mutex_;  // guards what follows
   std::list<peer> peers_;
   bool stopping_ = false;
-  std::size_t admitted_ = 0, ended_ = 0;
+  std::size_t admitted_ = 0, ended_ = 0;  // admitted: peers_connected()
+  std::size_t closed_ = 0, lost_ = 0;
   std::size_t handshaking_ = 0;  // connections whose hello has not come yet
   std::string last_loss_;
-  std::atomic<std::size_t> connected_{0}, closed_{0}, lost_{0};
 };
 
 }  // namespace csp::net::detail
