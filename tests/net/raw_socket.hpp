@@ -42,21 +42,36 @@ inline bool send_raw_and_wait_for_close(int port, const std::string& bytes, int 
 }
 
 // A TCP server on 127.0.0.1 (any free port) that answers every connection with `reply`.
+// With backlog 0 and one connection left unaccepted (fill_backlog), the kernel drops every
+// further SYN: a connect then neither succeeds nor is refused until it times out.
 class raw_server {
  public:
-  explicit raw_server(std::string reply) : reply_(std::move(reply)) {
+  explicit raw_server(std::string reply, int backlog = 4) : reply_(std::move(reply)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 4);
+    ::listen(fd_, backlog);
     socklen_t len = sizeof a;
     ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
   }
-  ~raw_server() { ::close(fd_); }
+  ~raw_server() {
+    if (filler_ >= 0) ::close(filler_);
+    ::close(fd_);
+  }
   int port() const noexcept { return port_; }
+
+  // Connects once and leaves that connection in the accept queue.
+  void fill_backlog() {
+    filler_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    (void)::connect(filler_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
 
   // Accepts one connection (waiting `limit_ms` at most), sends the reply, closes it.
   void serve_one(int limit_ms) const {
@@ -71,6 +86,7 @@ class raw_server {
  private:
   std::string reply_;
   int fd_ = -1;
+  int filler_ = -1;
   int port_ = 0;
 };
 

@@ -30,6 +30,7 @@ namespace csp::net {
 template <class T>
 csp::sender<T> dial(const std::string& url, const options& opts = {}) {
   detail::validate(opts, "csp::net::dial");
+  detail::init_nng();
   auto [tx, rx] = csp::make_channel<T>(opts.capacity, "csp::net to " + url);
   auto [alive_tx, alive_rx] = csp::make_channel<int>();  // closes when the link's threads end
   auto link = std::make_shared<detail::dial_link<T>>(opts, std::move(alive_rx));

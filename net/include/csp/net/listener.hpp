@@ -102,6 +102,7 @@ inline std::string bound_url(const std::string& url, nng_stream_listener* l) {
 template <class T>
 listener<T> listen(const std::string& url, const options& opts = {}) {
   detail::validate(opts, "csp::net::listen");
+  detail::init_nng();
   nng_stream_listener* l = nullptr;
   if (int rv = nng_stream_listener_alloc(&l, url.c_str()); rv != 0) {
     detail::throw_nng("listen " + url, rv);

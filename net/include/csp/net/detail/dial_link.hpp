@@ -66,6 +66,7 @@ inline nng_stream* connect_stream(const std::string& url, std::chrono::steady_cl
     if (rv != NNG_ECONNREFUSED && rv != NNG_ENOENT) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  free_before_owner(aio);
   nng_stream_dialer_free(d);  // streams it made live on
   return s;
 }

@@ -23,10 +23,33 @@ inline nng_duration to_nng(std::chrono::milliseconds d) {
   return d.count() > 0x7fffffff ? 0x7fffffff : static_cast<nng_duration>(d.count());
 }
 
+// NNG initializes itself on the first call that needs it, behind a flag it reads without a
+// lock (posix_thread.c, NNG 1.5): two threads whose first NNG calls meet race on that flag
+// (TSan saw two first dials do so). listen() and dial() call this before anything else: a
+// C++ static's initialization orders NNG's set-up before every later call. Throws
+// csp::net::error if NNG cannot start (no memory or threads).
+inline void init_nng() {
+  static const int rv = [] {
+    nng_aio* a = nullptr;
+    const int r = nng_aio_alloc(&a, nullptr, nullptr);  // the cheapest call that initializes
+    nng_aio_free(a);
+    return r;
+  }();
+  if (rv != 0) throw_nng("NNG's initialization", rv);
+}
+
 struct aio_deleter {
   void operator()(nng_aio* a) const noexcept { nng_aio_free(a); }
 };
 using aio_ptr = std::unique_ptr<nng_aio, aio_deleter>;
+
+// Frees an aio before the NNG object it ran on (a stream, a dialer) is freed. An aio whose
+// timeout fires is completed by NNG's expiry thread, which calls the object's cancel function
+// (it locks the object's mutex) and may still be inside it after nng_aio_wait has returned
+// here. nng_aio_stop does not wait for that; nng_aio_free does (NNG 1.5, core/aio.c), so
+// freeing the object first could free a mutex that thread is about to unlock. TSan, against
+// an instrumented libnng, reported exactly that for a dialer.
+inline void free_before_owner(aio_ptr& aio) noexcept { aio.reset(); }
 
 inline aio_ptr make_aio() {
   nng_aio* a = nullptr;
@@ -41,8 +64,8 @@ class stream {
   stream& operator=(const stream&) = delete;
   ~stream() {
     close();
-    nng_aio_stop(send_.get());
-    nng_aio_stop(recv_.get());
+    free_before_owner(send_);
+    free_before_owner(recv_);
     nng_stream_free(s_);
   }
 
