@@ -242,10 +242,7 @@ TEST_CASE("net: a flood of silent connections is capped, and cleared by the hand
   std::vector<int> silent;
   for (int i = 0; i < 70; ++i) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(net_test::port_of(l.url())));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sockaddr_in a = net_test::loopback(net_test::port_of(l.url()));
     REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
     silent.push_back(fd);
   }

@@ -16,14 +16,20 @@ namespace net_test {
 // The port of a tcp://127.0.0.1:PORT URL.
 inline int port_of(const std::string& url) { return std::atoi(url.c_str() + url.rfind(':') + 1); }
 
-// Connects to 127.0.0.1:port, writes `bytes`, then reads until the peer closes the
-// connection or `limit_ms` pass. True if the peer closed it.
-inline bool send_raw_and_wait_for_close(int port, const std::string& bytes, int limit_ms) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+// 127.0.0.1:port (0: any free port).
+inline sockaddr_in loopback(int port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<std::uint16_t>(port));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+// Connects to 127.0.0.1:port, writes `bytes`, then reads until the peer closes the
+// connection or `limit_ms` pass. True if the peer closed it.
+inline bool send_raw_and_wait_for_close(int port, const std::string& bytes, int limit_ms) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a = loopback(port);
   bool closed = false;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
       ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size())) {
@@ -42,15 +48,14 @@ inline bool send_raw_and_wait_for_close(int port, const std::string& bytes, int 
 }
 
 // A TCP server on 127.0.0.1 (any free port) that answers every connection with `reply`.
-// With backlog 0 and one connection left unaccepted (fill_backlog), the kernel drops every
-// further SYN: a connect then neither succeeds nor is refused until it times out.
+// With backlog 0 and one connection left unaccepted (fill_backlog), the kernel drops further
+// SYNs: a connect then neither succeeds nor is refused, and times out (now and then one still
+// gets through, and its connection is never served).
 class raw_server {
  public:
   explicit raw_server(std::string reply, int backlog = 4) : reply_(std::move(reply)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sockaddr_in a = loopback(0);
     ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
     ::listen(fd_, backlog);
     socklen_t len = sizeof a;
@@ -66,10 +71,7 @@ class raw_server {
   // Connects once and leaves that connection in the accept queue.
   void fill_backlog() {
     filler_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port_));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sockaddr_in a = loopback(port_);
     (void)::connect(filler_, reinterpret_cast<sockaddr*>(&a), sizeof a);
   }
 
