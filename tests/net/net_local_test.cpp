@@ -143,25 +143,18 @@ TEST_CASE("net: bad options and unreachable or foreign peers are clear errors", 
 
   csp::net::options quick;
   quick.connect_timeout = 300ms;
-  const net_test::raw_server nobody("");
-  const std::string nobody_url = "tcp://127.0.0.1:" + std::to_string(nobody.port());
   {
-    // A port nobody listens on (the raw server's, once it is gone) is retried, then refused.
-    const int port = [] {
-      const net_test::raw_server gone("");
-      return gone.port();
-    }();
+    // A port nobody listens on is retried, then refused.
+    const std::string nobody = net_test::closed_port_url();
     const auto start = std::chrono::steady_clock::now();
-    CHECK_THROWS_AS(csp::net::dial<int>("tcp://127.0.0.1:" + std::to_string(port), quick),
-                    csp::net::error);
+    CHECK_THROWS_AS(csp::net::dial<int>(nobody, quick), csp::net::error);
     CHECK(std::chrono::steady_clock::now() - start < 5s);
   }
   {
     // Something that is not a csp::net listener answers.
     const net_test::raw_server http("HTTP/1.1 400 Bad Request\r\n\r\n");
     std::thread serve([&] { http.serve_one(5000); });
-    CHECK_THROWS_AS(csp::net::dial<int>("tcp://127.0.0.1:" + std::to_string(http.port()), quick),
-                    csp::net::error);
+    CHECK_THROWS_AS(csp::net::dial<int>(http.url(), quick), csp::net::error);
     serve.join();
   }
 }

@@ -49,7 +49,7 @@ dial_outcomes dial_from_two_threads(const std::string& url, int times,
 struct silent_listener {
   net_test::raw_server server{"", 0};
   silent_listener() { server.fill_backlog(); }
-  std::string url() const { return "tcp://127.0.0.1:" + std::to_string(server.port()); }
+  std::string url() const { return server.url(); }
 };
 
 }  // namespace
@@ -78,11 +78,6 @@ TEST_CASE("net: a dial refused just as it times out frees its dialer once NNG is
   // while NNG's expiry thread is about to run the dialer's cancel function, which locks the
   // dialer's mutex. Freeing the dialer before the dial's aio destroyed that mutex under it
   // (TSan, every run of this case before stream.hpp's free_before_owner).
-  const int port = [] {
-    const net_test::raw_server gone("");
-    return gone.port();
-  }();
-  const std::string nobody = "tcp://127.0.0.1:" + std::to_string(port);
-  const dial_outcomes o = dial_from_two_threads(nobody, 300, 2ms);
+  const dial_outcomes o = dial_from_two_threads(net_test::closed_port_url(), 300, 2ms);
   CHECK(o.failed == 600);
 }

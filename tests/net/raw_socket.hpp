@@ -16,6 +16,9 @@ namespace net_test {
 // The port of a tcp://127.0.0.1:PORT URL.
 inline int port_of(const std::string& url) { return std::atoi(url.c_str() + url.rfind(':') + 1); }
 
+// tcp://127.0.0.1:port, as csp::net spells it.
+inline std::string loopback_url(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }
+
 // 127.0.0.1:port (0: any free port).
 inline sockaddr_in loopback(int port) {
   sockaddr_in a{};
@@ -67,6 +70,7 @@ class raw_server {
     ::close(fd_);
   }
   int port() const noexcept { return port_; }
+  std::string url() const { return loopback_url(port_); }
 
   // Connects once and leaves that connection in the accept queue.
   void fill_backlog() {
@@ -91,5 +95,8 @@ class raw_server {
   int filler_ = -1;
   int port_ = 0;
 };
+
+// A loopback URL nothing listens on: a raw server's, once it is gone (connects are refused).
+inline std::string closed_port_url() { return loopback_url(raw_server("").port()); }
 
 }  // namespace net_test
